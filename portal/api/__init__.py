@@ -1,0 +1,1 @@
+"""REST API infrastructure shared by every app: authentication, scoping, errors, paging, throttling."""

@@ -1,0 +1,34 @@
+"""The team scoping every API view uses: objects of other teams are invisible (404), and new
+objects can only be created in a team the caller belongs to."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+
+from portal.teams.models import Membership, Team
+from portal.teams.selectors import scoped, teams_for_user
+
+
+class TeamScopedMixin:
+    """For viewsets over `TeamOwned` models. Set `team_path` for models reached through a parent."""
+
+    team_path = "team"
+
+    def get_queryset(self):
+        return scoped(super().get_queryset(), self.request.user, team_path=self.team_path)
+
+
+class TeamField(serializers.SlugRelatedField):
+    """A team chosen by slug, among the caller's own teams only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", **kwargs)
+
+    def get_queryset(self):
+        return teams_for_user(self.context["request"].user)
+
+
+def require_team_admin(user, team: Team) -> None:
+    if not Membership.objects.filter(team=team, user=user, role=Membership.Role.ADMIN).exists():
+        raise PermissionDenied("Only an admin of this team can do that.")

@@ -1,0 +1,1 @@
+"""Operations: request ids, health and readiness, metrics."""

@@ -1,0 +1,1 @@
+"""Settings by purpose: `development` (embedded defaults), `production`, `test`; all read `base`."""

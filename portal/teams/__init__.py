@@ -1,0 +1,1 @@
+"""Teams, memberships and personal API tokens: who may see and change what."""
