@@ -12,7 +12,9 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 2000  # recycle workers to bound slow leaks
 max_requests_jitter = 200
-worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm" if os.path.isdir("/dev/shm") else None)
+# Heartbeat files in memory, not on a possibly slow or read-only disk.
+_shm = "/dev/shm"  # noqa: S108
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", _shm if os.path.isdir(_shm) else None)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"

@@ -1,6 +1,6 @@
 """One error format for the whole API:
 
-    {"error": {"status": 400, "code": "invalid", "message": "...", "fields": {...}, "request_id": "..."}}
+{"error": {"status": 400, "code": "invalid", "message": "...", "fields": {...}, "request_id": "..."}}
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from .serializers import (
     ApiTokenInputSerializer,
     ApiTokenSerializer,
     IssuedTokenSerializer,
-    MeSerializer,
     MembershipInputSerializer,
     MembershipSerializer,
+    MeSerializer,
     TeamSerializer,
 )
 

@@ -39,8 +39,7 @@ class MeSerializer(serializers.Serializer):
 
     def get_teams(self, user) -> list[dict]:
         return [
-            {"slug": m.team.slug, "name": m.team.name, "role": m.role}
-            for m in user.memberships.select_related("team")
+            {"slug": m.team.slug, "name": m.team.name, "role": m.role} for m in user.memberships.select_related("team")
         ]
 
 

@@ -15,8 +15,10 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section("libraries", "Libraries", "libraries", "Upload compound libraries; see them validated and standardised."),
-    Section("campaigns", "Campaigns", "campaigns", "Screen libraries with registered models; sort, filter and download hits."),
-    Section("experiments", "Experiments", "experiments", "Hyper-parameter optimisation: trials, progress and best models."),
+    Section("campaigns", "Campaigns", "campaigns", "Screen libraries with models; sort, filter and download hits."),
+    Section(
+        "experiments", "Experiments", "experiments", "Hyper-parameter optimisation: trials, progress, best models."
+    ),
     Section("models", "Models", "models", "The model registry: versions, lineage, aliases and deployments."),
     Section("dashboards", "Dashboards", "dashboards", "Model performance, HPO progress and screening results."),
 )

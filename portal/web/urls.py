@@ -18,6 +18,5 @@ urlpatterns = [
 ]
 # Sections whose capability has not landed yet show what is coming; apps replace these entries.
 urlpatterns += [
-    path(f"{section.key}/", views.section_coming, {"key": section.key}, name=section.url_name)
-    for section in SECTIONS
+    path(f"{section.key}/", views.section_coming, {"key": section.key}, name=section.url_name) for section in SECTIONS
 ]
