@@ -22,6 +22,15 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 
 
+def on_starting(server):
+    """Metric files of a previous run (the directory may outlive a container restart) would be counted again."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
 def child_exit(server, worker):
     """Drop a dead worker's Prometheus files so multi-process metrics stay correct."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

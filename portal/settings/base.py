@@ -14,6 +14,8 @@ VAR_DIR = envs.path("PORTAL_VAR_DIR", BASE_DIR / "var")
 SECRET_KEY = envs.required_str("SECRET_KEY")
 DEBUG = envs.boolean("DEBUG", False)
 ALLOWED_HOSTS = envs.str_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+if envs.env.str("POD_IP", default=""):
+    ALLOWED_HOSTS.append(envs.env.str("POD_IP"))  # Kubernetes probes and Prometheus address the pod by IP
 CSRF_TRUSTED_ORIGINS = envs.str_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -34,11 +34,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = _var / "celery" / "queue"
     _processed_dir = _var / "celery" / "processed"
-    for _folder in (_queue_dir, _processed_dir, _var / "celery" / "results"):
+    _control_dir = _var / "celery" / "control"
+    for _folder in (_queue_dir, _processed_dir, _control_dir, _var / "celery" / "results"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
+        "control_folder": str(_control_dir),
         "store_processed": False,
     }

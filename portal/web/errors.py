@@ -18,9 +18,9 @@ def _respond(request: HttpRequest, status: int) -> HttpResponse:
     code, message = MESSAGES[status]
     if request.path_info.startswith("/api/"):
         return json_error(status, code, message)
-    if status == 500:
-        # No request context: whatever failed (the database, a context processor) may fail again.
-        return HttpResponse(render_to_string("500.html", {"message": message}), status=500)
+    if status in (400, 500):
+        # No request context: whatever failed (the host header, the database) may fail again.
+        return HttpResponse(render_to_string("error_plain.html", {"status": status, "message": message}), status=status)
     return render(request, f"{status}.html", {"message": message}, status=status)
 
 

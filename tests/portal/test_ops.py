@@ -115,3 +115,17 @@ def test_api_pages_and_throttles(world, settings):
         cache.clear()
     assert statuses == [200, 200, 200, 429]
     assert other == 200
+
+
+def test_unknown_host_is_a_400_not_a_500(client):
+    response = client.get("/healthz", HTTP_HOST="10.1.2.3:8000")
+    assert response.status_code == 400
+    assert "400 · Bad request" in response.content.decode()
+
+
+def test_server_error_page_needs_no_request_context(rf):
+    from portal.web.errors import server_error
+
+    response = server_error(rf.get("/anything"))
+    assert response.status_code == 500
+    assert "500 · Server error" in response.content.decode()
