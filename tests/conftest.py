@@ -1,10 +1,11 @@
 import pytest
 
-from tests.access import World, build_world
-
 
 @pytest.fixture
-def world(db) -> World:
+def world(db):
+    """Two teams and three people with API tokens: see tests/access.py."""
+    from tests.access import build_world
+
     return build_world()
 
 
@@ -23,4 +24,18 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with running(celery_worker_args(), env=env, log=log) as process:
         process.log_path = log
+        wait_until_ready(process, log)
         yield process
+
+
+def wait_until_ready(process, log, timeout: float = 90) -> None:
+    """Return once the worker logs that it is ready; fail at once, with its log, if it dies."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while " ready." not in log.read_text(errors="replace"):
+        if process.poll() is not None:
+            pytest.fail(f"The Celery worker exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"The Celery worker was not ready within {timeout} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)

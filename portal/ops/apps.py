@@ -7,4 +7,4 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from . import celery_metrics  # noqa: F401  (connects Celery signal handlers)
+        from . import celery_metrics, task_context  # noqa: F401  (connect Celery signal handlers)

@@ -5,6 +5,8 @@ import socket
 from celery import shared_task
 from django.db import connection
 
+from .request_id import current_request_id
+
 
 @shared_task(name="portal.ops.tasks.ping")
 def ping(payload: str = "") -> dict:
@@ -12,4 +14,4 @@ def ping(payload: str = "") -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         (one,) = cursor.fetchone()
-    return {"pong": payload, "database": one == 1, "host": socket.gethostname()}
+    return {"pong": payload, "database": one == 1, "host": socket.gethostname(), "request_id": current_request_id()}

@@ -11,8 +11,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.worker
 def test_task_round_trip_through_a_real_worker(celery_worker_process, transactional_db):
-    result = ping.delay("hello").get(timeout=90)
+    from portal.ops.request_id import bind_request_id, clear_request_id
+
+    bind_request_id("web-request-0001")  # as if queued while serving a request
+    try:
+        result = ping.delay("hello").get(timeout=90)
+    finally:
+        clear_request_id()
     assert result["pong"] == "hello"
+    assert result["request_id"] == "web-request-0001"
     assert result["database"] is True
     assert celery_worker_process.poll() is None
 
