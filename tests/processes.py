@@ -76,9 +76,21 @@ def gunicorn(*, env: dict[str, str], log: Path) -> Iterator[str]:
         yield url
 
 
-def celery_worker_args(*, queues: str = "default,ingest,screening,hpo,deploy", concurrency: int = 1) -> list[str]:
+def wait_until_ready(app, hostname: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Return once the worker answers a control ping; fail at once, with its log, if it dies."""
+    deadline = time.monotonic() + timeout
+    while not app.control.ping(destination=[hostname], timeout=1.0):
+        if process.poll() is not None:
+            raise RuntimeError(f"The Celery worker exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"The Celery worker did not answer within {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+def celery_worker_args(
+    *, hostname: str, queues: str = "default,ingest,screening,hpo,deploy", concurrency: int = 1
+) -> list[str]:
     return [
         str(BIN / "celery"), "-A", "portal", "worker", "--loglevel", "INFO", "--queues", queues,
-        "--concurrency", str(concurrency), "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        "--concurrency", str(concurrency), "--hostname", hostname,
         "--without-gossip", "--without-mingle",
     ]  # fmt: skip

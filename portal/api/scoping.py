@@ -3,6 +3,8 @@ objects can only be created in a team the caller belongs to."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
@@ -19,6 +21,7 @@ class TeamScopedMixin:
         return scoped(super().get_queryset(), self.request.user, team_path=self.team_path)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class TeamField(serializers.SlugRelatedField):
     """A team chosen by slug, among the caller's own teams only."""
 

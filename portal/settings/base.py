@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "portal.teams",
     "portal.ops",
     "portal.web",
+    "models_registry",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,12 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = envs.integer("MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
+
+# Model registry: package size bound, predictions per request, loaded models kept per process.
+MAX_PACKAGE_BYTES = envs.integer("MAX_PACKAGE_BYTES", 2 * 1024**3, minimum=1)
+PREDICT_MAX_SMILES = envs.integer("PREDICT_MAX_SMILES", 1000, minimum=1)
+MODEL_CACHE_DIR = envs.path("MODEL_CACHE_DIR", VAR_DIR / "model-cache")
+MODEL_CACHE_SIZE = envs.integer("MODEL_CACHE_SIZE", 4, minimum=1)
 
 # Celery: queues named by workload; late acks and prefetch 1 so a killed worker's task is redone.
 CELERY_BROKER_URL = envs.broker_url(

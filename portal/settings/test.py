@@ -12,6 +12,7 @@ use_defaults(
         # Tests never share the demo's object folder.
         "STORAGE_URL": tempfile.mkdtemp(prefix="portal-test-objects-"),
         "STATIC_ROOT": tempfile.mkdtemp(prefix="portal-test-static-"),
+        "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="portal-test-models-"),
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "WARNING",
     }

@@ -16,7 +16,10 @@ urlpatterns = [
     path("settings/tokens/", views.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]
-# Sections whose capability has not landed yet show what is coming; apps replace these entries.
+# Sections whose app has not landed yet show what is coming.
+COMING_SOON = {"libraries", "campaigns", "experiments", "dashboards"}
 urlpatterns += [
-    path(f"{section.key}/", views.section_coming, {"key": section.key}, name=section.url_name) for section in SECTIONS
+    path(f"{section.key}/", views.section_coming, {"key": section.key}, name=section.url_name)
+    for section in SECTIONS
+    if section.key in COMING_SOON
 ]

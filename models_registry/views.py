@@ -1,0 +1,50 @@
+"""Registry pages: models, a model's versions and aliases, a version with its "try it" box."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from portal.teams.selectors import get_scoped_or_404
+
+from . import predicting, selectors
+from .core.depict import smiles_to_data_uri
+from .forms import TryItForm
+from .models import RegisteredModel
+
+KEY_METRICS = ("rmse", "mae", "r2", "spearman", "roc_auc", "pr_auc", "accuracy")
+
+
+def _model(request: HttpRequest, team: str, name: str) -> RegisteredModel:
+    return get_scoped_or_404(
+        selectors.models_for_user(request.user, include_archived=True), request.user, team__slug=team, name=name
+    )
+
+
+def model_list(request: HttpRequest) -> HttpResponse:
+    models = selectors.models_for_user(request.user)
+    return render(request, "models_registry/model_list.html", {"models": models})
+
+
+def model_detail(request: HttpRequest, team: str, name: str) -> HttpResponse:
+    model = _model(request, team, name)
+    versions = list(selectors.versions_of(model))
+    metric_names = [m for m in KEY_METRICS if any(m in v.metrics for v in versions)]
+    rows = [(v, [v.metrics.get(m) for m in metric_names]) for v in versions]
+    history = model.alias_events.select_related("from_version", "to_version", "moved_by")[:20]
+    context = {"model": model, "rows": rows, "metric_names": metric_names, "history": history}
+    return render(request, "models_registry/model_detail.html", context)
+
+
+def version_detail(request: HttpRequest, team: str, name: str, version: int) -> HttpResponse:
+    model = _model(request, team, name)
+    model_version = selectors.resolve_version(model, str(version))
+    results = None
+    form = TryItForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        results = [
+            {**prediction, "image": smiles_to_data_uri(prediction["smiles"])}
+            for prediction in predicting.predict_smiles(model_version, form.cleaned_data["smiles"])
+        ]
+    context = {"model": model, "version": model_version, "form": form, "results": results}
+    return render(request, "models_registry/version_detail.html", context)
