@@ -4,6 +4,7 @@ from django.conf import settings
 
 class TryItForm(forms.Form):
     smiles = forms.CharField(
+        label="SMILES",
         widget=forms.Textarea(attrs={"rows": 6, "placeholder": "One SMILES per line, e.g.\nCCO\nc1ccccc1O"}),
         help_text="One SMILES per line (an optional name after a space is ignored).",
     )

@@ -46,5 +46,31 @@ def version_detail(request: HttpRequest, team: str, name: str, version: int) -> 
             {**prediction, "image": smiles_to_data_uri(prediction["smiles"])}
             for prediction in predicting.predict_smiles(model_version, form.cleaned_data["smiles"])
         ]
-    context = {"model": model, "version": model_version, "form": form, "results": results}
+    context = {
+        "model": model,
+        "version": model_version,
+        "form": form,
+        "results": results,
+        "metrics": [(name, _format_number(value)) for name, value in model_version.metrics.items()],
+        "featuriser": _summarise(model_version.featuriser),
+        "params": _summarise(model_version.params),
+    }
     return render(request, "models_registry/version_detail.html", context)
+
+
+def _format_number(value) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4f}"
+    if isinstance(value, int | float):
+        return f"{int(value):,}"
+    return str(value)
+
+
+def _summarise(spec: dict) -> str:
+    """One readable line for a spec: long lists (e.g. 200 descriptor names) become a count."""
+    parts = []
+    for key, value in spec.items():
+        if isinstance(value, list | dict) and len(value) > 6:
+            value = f"{len(value)} {key}"
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
