@@ -88,6 +88,30 @@ def _block_to_item(
     return Record(number, start, name, None, molblock, properties, warnings)
 
 
+def _finish_block(
+    number: int,
+    start: int,
+    block: list[str],
+    bad: RecordError | None,
+    too_big: bool,
+    warnings: tuple[str, ...],
+    id_field: str | None,
+    ctx: ReadContext,
+) -> Record | RecordError:
+    """The item for one finished block: its size error, its first bad line, or the parsed record."""
+    if too_big:
+        return RecordError(
+            number,
+            start,
+            f"record is larger than the limit of {ctx.max_record_bytes:,} bytes",
+            excerpt(block[0] if block else ""),
+        )
+    if bad is not None:
+        bad.number = number
+        return bad
+    return _block_to_item(number, start, block, warnings, id_field)
+
+
 def iter_sdf_records(
     lines: Iterator[tuple[int, str, int]], ctx: ReadContext, id_field: str | None = None
 ) -> Iterator[Record | RecordError]:
@@ -105,20 +129,10 @@ def iter_sdf_records(
         if text.startswith("$$$$") and flag in (OK, FALLBACK):
             if block or bad is not None or too_big:
                 number += 1
-                if too_big:
-                    yield RecordError(
-                        number,
-                        start,
-                        f"record is larger than the limit of {ctx.max_record_bytes:,} bytes",
-                        excerpt(block[0] if block else ""),
-                    )
-                elif bad is not None:
-                    bad.number = number
-                    yield bad
-                elif any(line.strip() for line in block):
-                    yield _block_to_item(number, start, block, warnings, id_field)
-                else:
+                if bad is None and not too_big and not any(line.strip() for line in block):
                     yield RecordError(number, start, "empty record (no molfile before '$$$$')", "")
+                else:
+                    yield _finish_block(number, start, block, bad, too_big, warnings, id_field, ctx)
             block, size, bad, too_big, warnings = [], 0, None, False, ()
             continue
         if flag not in (OK, FALLBACK):
@@ -141,20 +155,9 @@ def iter_sdf_records(
     # End of file without a final "$$$$".
     if bad is not None or too_big or any(line.strip() for line in block):
         number += 1
-        if too_big:
-            yield RecordError(
-                number,
-                start,
-                f"record is larger than the limit of {ctx.max_record_bytes:,} bytes",
-                excerpt(block[0] if block else ""),
-            )
-        elif bad is not None:
-            bad.number = number
-            yield bad
-        else:
-            item = _block_to_item(number, start, block, warnings, id_field)
-            if isinstance(item, RecordError) and item.reason.startswith("no 'M  END'"):
-                item.reason = "incomplete record at the end of the file (no 'M  END')"
-            yield item
+        item = _finish_block(number, start, block, bad, too_big, warnings, id_field, ctx)
+        if isinstance(item, RecordError) and item.reason.startswith("no 'M  END'"):
+            item.reason = "incomplete record at the end of the file (no 'M  END')"
+        yield item
     else:
         ctx.summary.blank_lines += len(block)
