@@ -3,10 +3,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from portal.teams.api import ApiTokenViewSet, MeView, TeamViewSet
+from screening.api import LibraryViewSet
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 router.register("tokens", ApiTokenViewSet, basename="token")
+router.register("libraries", LibraryViewSet, basename="library")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),

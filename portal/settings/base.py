@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "portal.ops",
     "portal.web",
     "models_registry",
+    "screening",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +109,9 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = envs.integer("MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
+# Ingest: decompressed size bound (gzip bombs) and compounds per Parquet shard.
+MAX_DECOMPRESSED_BYTES = envs.integer("MAX_DECOMPRESSED_BYTES", 50 * 1024**3, minimum=1)
+LIBRARY_SHARD_ROWS = envs.integer("LIBRARY_SHARD_ROWS", 100_000, minimum=1)
 
 # Model registry: package size bound, predictions per request, loaded models kept per process.
 MAX_PACKAGE_BYTES = envs.integer("MAX_PACKAGE_BYTES", 2 * 1024**3, minimum=1)
@@ -175,6 +179,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" field; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status",
+        "LibraryStatusEnum": "screening.models.Library.Status",
+    },
 }
 
 LOG_LEVEL = envs.choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})

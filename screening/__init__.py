@@ -1,0 +1,1 @@
+"""Compound libraries (upload → ingest → Parquet shards) and, later, screening campaigns."""
