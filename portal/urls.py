@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("portal.api.urls")),
     path("models/", include("models_registry.urls")),
+    path("libraries/", include("screening.urls")),
     path("", include("portal.web.urls")),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -159,8 +160,10 @@ def _record_error(state: IngestState, errors: csv.writer, number: int, line: int
 
 
 def _reason_group(reason: str) -> str:
-    """Errors grouped for the report: the reason up to its first detail (atom numbers, positions)."""
-    return reason.split(":")[0].split(" for atom")[0].strip()[:120]
+    """Errors grouped for the report: the reason without the details that differ per record
+    (the offending text after the third ':', atom numbers and positions)."""
+    head = ": ".join(reason.split(";")[0].split(": ")[:3])
+    return re.sub(r"\d+", "N", head).strip()[:120]
 
 
 def _flush_shard(state: IngestState) -> None:

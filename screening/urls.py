@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.library_list, name="libraries"),
+    path("<int:library_id>/", views.library_detail, name="library-detail"),
+    path("<int:library_id>/cancel/", views.library_cancel, name="library-cancel"),
+]
