@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,6 +24,25 @@ def verify_archive(archive: Path, destination: Path) -> dict:
     except PackageError as exc:
         raise ValidationError(f"Not a valid model package: {exc}") from None
     return manifest.to_dict()
+
+
+CHUNK = 1024 * 1024
+
+
+def copy_with_digest(source: IO[bytes], destination: Path, *, limit: int | None = None) -> str:
+    """Stream `source` into `destination` (at most `limit` bytes); return its SHA-256."""
+    digest = hashlib.sha256()
+    written = 0
+    with destination.open("wb") as out:
+        while chunk := source.read(CHUNK):
+            written += len(chunk)
+            if limit is not None and written > limit:
+                raise ValidationError(f"The package is larger than the limit of {limit // CHUNK} MiB.")
+            digest.update(chunk)
+            out.write(chunk)
+    if written == 0:
+        raise ValidationError("The package archive is empty.")
+    return digest.hexdigest()
 
 
 def pack_directory(directory: Path, archive: Path) -> None:

@@ -3,7 +3,6 @@ LRU cache, loaded from a checksum-verified local copy of the package."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import threading
 from collections import OrderedDict
@@ -49,12 +48,9 @@ def local_package(version: ModelVersion) -> Path:
     staging.mkdir(parents=True)
     try:
         archive = staging / "package.tar.gz"
-        digest = hashlib.sha256()
-        with default_storage.open(version.package_path, "rb") as source, archive.open("wb") as out:
-            while chunk := source.read(1024 * 1024):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != version.package_sha256:
+        with default_storage.open(version.package_path, "rb") as source:
+            digest = packages.copy_with_digest(source, archive)
+        if digest != version.package_sha256:
             raise PackageIntegrityError(f"The stored package of {version} does not match its recorded checksum.")
         packages.verify_archive(archive, staging / "package")
         archive.unlink()

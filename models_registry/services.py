@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -21,8 +20,6 @@ from portal.teams.models import Team
 from . import packages
 from .models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel
 from .storage_keys import belongs_to_team, package_key
-
-CHUNK = 1024 * 1024
 
 
 def model_create(
@@ -70,7 +67,7 @@ def version_register_archive(
     """
     with tempfile.TemporaryDirectory(prefix="package-") as workdir:
         local = Path(workdir) / "package.tar.gz"
-        digest = _copy_bounded(archive, local, limit=settings.MAX_PACKAGE_BYTES)
+        digest = packages.copy_with_digest(archive, local, limit=settings.MAX_PACKAGE_BYTES)
         manifest = packages.verify_archive(local, Path(workdir) / "unpacked")
         if manifest.get("task") != model.task:
             raise ValidationError(
@@ -159,18 +156,3 @@ def alias_remove(*, model: RegisteredModel, name: str, moved_by: AbstractBaseUse
         )
         alias.delete()
     return True
-
-
-def _copy_bounded(source: IO[bytes], destination: Path, *, limit: int) -> str:
-    digest = hashlib.sha256()
-    written = 0
-    with destination.open("wb") as out:
-        while chunk := source.read(CHUNK):
-            written += len(chunk)
-            if written > limit:
-                raise ValidationError(f"The package is larger than the limit of {limit // CHUNK} MiB.")
-            digest.update(chunk)
-            out.write(chunk)
-    if written == 0:
-        raise ValidationError("The package archive is empty.")
-    return digest.hexdigest()

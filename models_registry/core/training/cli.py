@@ -32,7 +32,7 @@ class UsageError(Exception):
     """A bad argument: reported as `error: ...` with exit status 2."""
 
 
-def _json_object(text: str | None, what: str) -> dict[str, Any] | None:
+def parse_json_object(text: str | None, what: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
@@ -81,8 +81,8 @@ def run_fit(args: argparse.Namespace) -> int:
     from .api import train_and_package
     from .dataset import load_training_table
 
-    params = _json_object(args.params, "--params")
-    featuriser = _json_object(args.featuriser, "--featuriser")
+    params = parse_json_object(args.params, "--params")
+    featuriser = parse_json_object(args.featuriser, "--featuriser")
     if not Path(args.data).is_file():
         raise UsageError(f"--data {args.data}: no such file")
     table = load_training_table(args.data, target=args.target, smiles_column=args.smiles_col, task=args.task)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from models_registry import services
 from models_registry.core.standardise import StandardiseOptions
 from models_registry.core.training.api import train_and_package
+from models_registry.core.training.cli import UsageError, parse_json_object
 from models_registry.core.training.dataset import load_training_table
 from models_registry.models import RegisteredModel
 from portal.teams.models import Team
@@ -54,7 +54,11 @@ class Command(BaseCommand):
         if opts["if_missing"] and existing and existing.versions.exists():
             self.stdout.write(f"{team.slug}/{opts['name']} already has versions; nothing to do.")
             return
-        params, featuriser = self._json(opts["params"], "--params"), self._json(opts["featuriser"], "--featuriser")
+        try:
+            params = parse_json_object(opts["params"], "--params")
+            featuriser = parse_json_object(opts["featuriser"], "--featuriser")
+        except UsageError as exc:
+            raise CommandError(str(exc)) from None
         smiles, targets, source = self._load(opts)
 
         model = existing or services.model_create(
@@ -97,15 +101,6 @@ class Command(BaseCommand):
                 raise CommandError("--alias needs --user (alias moves are recorded with who made them).")
             services.alias_set(model=model, name=opts["alias"], version=version, moved_by=user)
             self.stdout.write(f"Alias {opts['alias']} → v{version.version}")
-
-    def _json(self, text: str, flag: str) -> dict:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{flag} is not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise CommandError(f"{flag} must be a JSON object")
-        return value
 
     def _load(self, opts) -> tuple[list[str], list, str]:
         data = opts["data"]
