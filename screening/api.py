@@ -1,20 +1,30 @@
-"""REST API for libraries: upload (ingest is queued), list, progress, cancel, error report."""
+"""REST API for libraries: preview a file's head, upload (ingest is queued), list, progress, cancel, error report."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from portal.api.scoping import TeamScopedMixin
 
 from . import services
 from .models import Library
-from .serializers import LibraryInputSerializer, LibrarySerializer
+from .preview import HEAD_BYTES, MAX_REQUEST_BYTES, PreviewError, check_request_size, library_preview
+from .serializers import (
+    LibraryInputSerializer,
+    LibraryPreviewInputSerializer,
+    LibraryPreviewSerializer,
+    LibrarySerializer,
+)
+from .views import content_length
+
+UPLOAD_OPTIONS = ("format", "smiles_column", "id_column", "no_id_column", "properties", "keep_duplicates")
 
 
 class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -28,9 +38,9 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         upload = values.pop("file")
-        options = {
-            key: values.pop(key) for key in ("format", "smiles_column", "id_column", "keep_duplicates") if key in values
-        }
+        options = {key: values.pop(key) for key in UPLOAD_OPTIONS if key in values}
+        if not options.get("properties"):
+            options.pop("properties", None)  # all columns are kept
         try:
             library = services.library_create(
                 upload=upload, filename=upload.name, created_by=request.user, options=options, **values
@@ -38,6 +48,48 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         except DjangoValidationError as exc:
             raise ValidationError({"file": exc.messages}) from None
         return Response(LibrarySerializer(library).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Preview a library file's first rows and its column mapping",
+        description=(
+            f"Send the first bytes of a library file (e.g. its first {HEAD_BYTES // 1024} KiB; at most "
+            f"{MAX_REQUEST_BYTES // 1024} KiB per request) to see its format, its columns, the SMILES and id "
+            "columns the ingest would use, and the first records with their structures drawn as SVG data URIs "
+            "(or why a record cannot be read). A partial last line is ignored; a gzipped head may be cut "
+            "anywhere. Nothing is stored. Upload the file with the chosen `smiles_column`, `id_column` "
+            "(or `no_id_column`) and `properties`."
+        ),
+        request={"multipart/form-data": LibraryPreviewInputSerializer},
+        parameters=[
+            OpenApiParameter("smiles_column", str, description="Draw this column instead of the guessed one."),
+            OpenApiParameter("format", str, enum=["smiles", "csv", "tsv", "sdf"], description="Skip detection."),
+        ],
+        responses={
+            200: LibraryPreviewSerializer,
+            400: OpenApiResponse(description="Too large, empty, binary, corrupt, or no SMILES column found."),
+        },
+    )
+    @action(detail=False, methods=["post"], permission_classes=[IsAuthenticated])
+    def preview(self, request):
+        """Read-only: a read-only token may preview."""
+        try:
+            check_request_size(content_length(request))
+        except PreviewError as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+        data = LibraryPreviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        try:
+            result = library_preview(
+                upload.read(MAX_REQUEST_BYTES + 1),
+                filename=upload.name,
+                complete=data.validated_data["complete"],
+                smiles_column=request.query_params.get("smiles_column") or None,
+                format=request.query_params.get("format") or None,
+            )
+        except PreviewError as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+        return Response(LibraryPreviewSerializer(result).data)
 
     @extend_schema(request=None, responses=LibrarySerializer)
     @action(detail=True, methods=["post"])

@@ -24,7 +24,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from models_registry.core.readers import LibraryFormatError, Record, RecordError, open_library
+from models_registry.core.readers import LibraryFormatError, LibraryReader, Record, RecordError, open_library
 from models_registry.core.standardise import StandardiseOptions, standardise_batch
 
 from .models import Library, LibraryShard
@@ -63,6 +63,13 @@ class IngestState:
     duplicates: int = 0
     compounds: int = 0
     shards: int = 0
+    # Column choices: the properties kept (None: all), those not met yet in a header-less file, and
+    # the detected id column to keep as a property when the library asked for no ids.
+    keep: frozenset[str] | None = None
+    unseen: set[str] = field(default_factory=set)
+    found: dict[str, None] = field(default_factory=dict)
+    id_as_property: str | None = None
+    no_names: bool = False
 
 
 def library_ingest(library_id: int) -> None:
@@ -113,19 +120,68 @@ def _ingest(state: IngestState, errors: csv.writer) -> None:
             max_decompressed_bytes=settings.MAX_DECOMPRESSED_BYTES,
         )
         Library.objects.filter(pk=library.pk).update(format=reader.format)
+        _plan_columns(state, reader)
         batch: list[Record] = []
         for item in reader:
             if isinstance(item, RecordError):
                 _record_error(state, errors, item.number, item.line, item.reason, item.excerpt)
                 continue
+            _map_columns(state, item)
             batch.append(item)
             if len(batch) >= BATCH:
                 _standardise(state, errors, batch, options)
                 batch = []
                 _progress(state, reader.summary.bytes_read)
         _standardise(state, errors, batch, options)
+    if state.unseen:
+        raise LibraryFormatError(_missing_columns(state.unseen, list(state.found), " in any record; names found"))
     _flush_shard(state)
     _progress(state, library.upload_bytes)
+
+
+def _plan_columns(state: IngestState, reader: LibraryReader) -> None:
+    """Apply the upload's column choices: which properties to keep, and no ids when asked.
+
+    Property names are checked against the header at once; a file without one (SDF fields,
+    header-less columns) is checked at the end: a name no record has fails the library, since a
+    misspelt column silently dropped would look like a column without values.
+    """
+    options = state.library.options
+    summary = reader.summary
+    if options.get("no_id_column"):
+        state.no_names = True
+        state.id_as_property = summary.id_column if reader.format != "sdf" else None
+    wanted = options.get("properties") or []
+    if not wanted:
+        return
+    state.keep = frozenset(wanted)
+    if summary.header is None:
+        state.unseen = set(wanted)
+        return
+    missing = [name for name in wanted if name not in summary.header]
+    if missing:
+        raise LibraryFormatError(_missing_columns(missing, summary.header, "; columns found"))
+
+
+def _missing_columns(missing, found: list[str], where: str) -> str:
+    names = ", ".join(repr(name) for name in sorted(missing))
+    noun = "property column" if len(missing) == 1 else "property columns"
+    return f"{noun} {names} not found{where}: {', '.join(found)[:300] or 'none'}"
+
+
+def _map_columns(state: IngestState, record: Record) -> None:
+    if state.no_names:
+        if state.id_as_property is not None:
+            record.properties[state.id_as_property] = record.name or ""
+        record.name = None
+    if state.keep is None:
+        return
+    if state.unseen:
+        for name in record.properties:
+            if len(state.found) < 50:
+                state.found.setdefault(name, None)
+        state.unseen.difference_update(record.properties)
+    record.properties = {key: value for key, value in record.properties.items() if key in state.keep}
 
 
 def _standardise(state: IngestState, errors: csv.writer, batch: list[Record], options: StandardiseOptions) -> None:

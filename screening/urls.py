@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.library_list, name="libraries"),
+    path("preview/", views.library_preview_json, name="library-preview"),
     path("<int:library_id>/", views.library_detail, name="library-detail"),
     path("<int:library_id>/cancel/", views.library_cancel, name="library-cancel"),
 ]

@@ -9,19 +9,23 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from portal.api.errors import json_error
 from portal.teams.selectors import get_scoped_or_404, scoped
 
 from . import services
 from .forms import LibraryUploadForm
 from .models import Library
-from .serializers import LibrarySerializer
+from .preview import MAX_REQUEST_BYTES, PreviewError, check_request_size, library_preview
+from .serializers import LibraryPreviewSerializer, LibrarySerializer
+
+UPLOAD_OPTIONS = ("smiles_column", "id_column", "no_id_column", "properties", "keep_duplicates")
 
 
 def library_list(request: HttpRequest) -> HttpResponse:
     form = LibraryUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        options = {key: data[key] for key in ("smiles_column", "id_column", "keep_duplicates") if data[key]}
+        options = {key: data[key] for key in UPLOAD_OPTIONS if data[key]}
         try:
             library = services.library_create(
                 team=data["team"], name=data["name"], upload=data["file"], filename=data["file"].name,
@@ -37,6 +41,38 @@ def library_list(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     libraries = scoped(Library.objects.select_related("team"), request.user)
     return render(request, "screening/library_list.html", {"form": form, "libraries": libraries})
+
+
+@require_POST
+def library_preview_json(request: HttpRequest) -> JsonResponse:
+    """The mapping step's preview for the upload page's script: the first rows of a file's head, drawn.
+
+    Form fields: `file` (the file's first bytes), `complete` ("true" when that is the whole file);
+    `?smiles_column=` draws another column. Answers the API's preview body, or its error format.
+    """
+    try:
+        check_request_size(content_length(request))
+        upload = request.FILES.get("file")
+        if upload is None:
+            return json_error(400, "invalid", "Send the file's first bytes as `file`.")
+        result = library_preview(
+            upload.read(MAX_REQUEST_BYTES + 1),
+            filename=upload.name,
+            complete=request.POST.get("complete", "").lower() in ("1", "true", "on"),
+            smiles_column=request.GET.get("smiles_column") or None,
+            format=request.GET.get("format") or None,
+        )
+    except PreviewError as exc:
+        return json_error(400, "invalid", str(exc))
+    return JsonResponse(LibraryPreviewSerializer(result).data)
+
+
+def content_length(request: HttpRequest) -> int:
+    """The request body's declared size (0 when absent or unreadable)."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
 
 
 def library_detail(request: HttpRequest, library_id: int) -> HttpResponse:

@@ -1,5 +1,6 @@
 """A chemist uploads real libraries in the browser and watches them ingest (real Celery worker)."""
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,94 @@ def test_upload_and_watch_ingest(page, live_server, celery_worker_process, world
     assert counts["records"] == counts["valid"] + counts["invalid"] > 0
     assert counts["compounds"] == counts["valid"] - counts["duplicates"]
     assert page.inner_text("[data-field=status]") == "Ready"
+
+
+MAPPED_CSV = (
+    "smiles,compound_id,mw,logp,note\n"
+    'CCO,"<script>window.injected = 1</script>",46.07,-0.31,solvent\n'
+    "c1ccccc1O,phenol,94.11,1.46,<img src=x onerror=window.injected=2>\n"
+    "C1CC(,broken,0,0,unclosed ring\n"
+    "CC(=O)Oc1ccccc1C(=O)O,aspirin,180.16,1.19,analgesic\n"
+)
+
+
+def test_mapping_step_previews_structures_and_keeps_the_chosen_properties(
+    page, live_server, celery_worker_process, world, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from screening.models import Library
+
+    path = tmp_path / "mapped.csv"
+    path.write_text(MAPPED_CSV)
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/libraries/")
+    page.fill("#id_name", "mapped")
+    page.set_input_files("#id_file", str(path))
+
+    panel = page.get_by_test_id("mapping")
+    expect(panel).to_be_visible()
+    table = page.get_by_test_id("preview-table")
+    expect(table.locator("tbody tr")).to_have_count(4)
+    images = table.locator("td.structure img")
+    expect(images).to_have_count(3)
+    for i in range(3):
+        assert images.nth(i).get_attribute("src").startswith("data:image/svg+xml;base64,")
+        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(table.locator("td.structure .error")).to_contain_text("cannot parse: SMILES Parse Error")
+    expect(page.locator("#mapping-smiles")).to_have_value("smiles")
+    expect(page.locator("#mapping-id")).to_have_value("compound_id")
+    expect(page.locator("#id_smiles_column")).to_be_hidden()  # the selects replace the free-text fields
+    # File contents are shown as text, never run as markup.
+    expect(table.get_by_text("<script>window.injected = 1</script>", exact=True)).to_have_count(1)
+    expect(table.get_by_text("<img src=x onerror=window.injected=2>", exact=True)).to_have_count(1)
+    assert page.evaluate("window.injected") is None
+
+    # Another SMILES column redraws the structures from it; back to the guess, they return.
+    page.select_option("#mapping-smiles", "note")
+    expect(table.locator("td.structure .error")).to_have_count(4)
+    expect(images).to_have_count(0)
+    page.select_option("#mapping-smiles", "smiles")
+    expect(images).to_have_count(3)
+
+    expect(page.get_by_label("mw", exact=True)).to_be_checked()
+    page.get_by_label("logp", exact=True).uncheck()
+    expect(table.locator("th.dropped")).to_have_text("logp")
+    page.click("text=Upload and ingest")
+    page.wait_for_url(f"{live_server.url}/libraries/*/")
+    page.wait_for_selector("text=Validation report", timeout=120_000)
+    assert page.inner_text("[data-field=status]") == "Ready"
+    assert page.inner_text("[data-field=invalid]") == "1"
+
+    library = Library.objects.get(name="mapped")
+    assert library.options["properties"] == ["mw", "note"]
+    assert library.options["smiles_column"] == "smiles"
+    assert library.options["id_column"] == "compound_id"
+    body = world.api("amy").get(f"/api/libraries/{library.pk}/").json()
+    assert (body["status"], body["compounds"], body["options"]["properties"]) == ("ready", 3, ["mw", "note"])
+
+
+def test_sdf_and_smiles_files_get_a_structure_preview_without_mapping(page, live_server, world, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.screening.test_library_preview import sdf_bytes
+
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/libraries/")
+    table = page.get_by_test_id("preview-table")
+    for name, content, rows in [
+        ("three.sdf.gz", gzip.compress(sdf_bytes(["CCO", "c1ccccc1", "CC(=O)O"])), 3),
+        ("first_5K.smi", NCI.read_bytes(), 8),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        page.set_input_files("#id_file", str(path))
+        expect(table.locator("td.structure img")).to_have_count(rows)
+        expect(page.locator("[data-mapping-columns]")).to_be_hidden()
+        expect(page.locator("#id_id_column")).to_be_visible()
+    expect(page.get_by_test_id("mapping")).to_contain_text("SMILES file · the first 8 records")
+    path = tmp_path / "picture.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    page.set_input_files("#id_file", str(path))
+    expect(page.get_by_test_id("mapping")).to_contain_text("No preview: Binary file")
+    expect(table.locator("tr")).to_have_count(0)

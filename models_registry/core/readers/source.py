@@ -81,7 +81,7 @@ def _gzip_error(exc: BaseException) -> LibraryFormatError:
     return LibraryFormatError(f"gzip stream corrupt: {exc}")
 
 
-def _check_text(head: bytes) -> None:
+def check_text(head: bytes) -> None:
     """Refuse binary data early, with a message that says what the file looks like."""
     for magic, what in _UNSUPPORTED_MAGIC:
         if head.startswith(magic):
@@ -152,7 +152,7 @@ def open_source(source: str | os.PathLike[str] | BinaryIO, name: str | None = No
             inner: BinaryIO = gz  # type: ignore[assignment]
         else:
             inner = raw
-        _check_text(head)
+        check_text(head)
         stream = io.BufferedReader(_Prefixed(head, inner), buffer_size=256 * 1024)
         return OpenedSource(stream=stream, head=head, compressed=compressed, name=name, owned=owned)
     except BaseException:
