@@ -68,3 +68,20 @@ def classification_archive(tmp_path_factory) -> Path:
         params={"n_estimators": 20},
     )  # fmt: skip
     return pack(out, out.with_suffix(".tar.gz"))
+
+
+@pytest.fixture
+def alpha_model(world):
+    from models_registry import services
+
+    return services.model_create(
+        team=world.alpha, name="solubility", task="regression", target_name="SOL", target_units="log mol/L"
+    )
+
+
+@pytest.fixture
+def alpha_version(alpha_model, regression_archive, world):
+    from models_registry import services
+
+    with regression_archive.open("rb") as archive:
+        return services.version_register_archive(model=alpha_model, archive=archive, created_by=world.users["alice"])

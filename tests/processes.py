@@ -94,3 +94,19 @@ def celery_worker_args(
         "--concurrency", str(concurrency), "--hostname", hostname,
         "--without-gossip", "--without-mingle",
     ]  # fmt: skip
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (e.g. a Celery worker's pool processes), from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name (in parentheses) may contain spaces: the parent pid is the 2nd field after it.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            children.append(int(entry.name))
+    return children

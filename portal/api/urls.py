@@ -4,11 +4,13 @@ from rest_framework.routers import DefaultRouter
 
 from portal.teams.api import ApiTokenViewSet, MeView, TeamViewSet
 from screening.api import LibraryViewSet
+from screening.campaigns.api import CampaignViewSet
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("libraries", LibraryViewSet, basename="library")
+router.register("campaigns", CampaignViewSet, basename="campaign")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),

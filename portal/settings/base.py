@@ -119,6 +119,25 @@ PREDICT_MAX_SMILES = envs.integer("PREDICT_MAX_SMILES", 1000, minimum=1)
 MODEL_CACHE_DIR = envs.path("MODEL_CACHE_DIR", VAR_DIR / "model-cache")
 MODEL_CACHE_SIZE = envs.integer("MODEL_CACHE_SIZE", 4, minimum=1)
 
+# Campaigns: hits kept per campaign, tries per shard job, when a silent shard job counts as lost, and
+# the container image and resources the shard job gets on AWS Batch / Kubernetes.
+CAMPAIGN_MAX_TOP_K = envs.integer("CAMPAIGN_MAX_TOP_K", 10_000, minimum=1)
+CAMPAIGN_SHARD_ATTEMPTS = envs.integer("CAMPAIGN_SHARD_ATTEMPTS", 3, minimum=1)
+CAMPAIGN_SHARD_STALE_SECONDS = envs.integer("CAMPAIGN_SHARD_STALE_SECONDS", 600, minimum=30)
+CAMPAIGN_RECONCILE_SECONDS = envs.integer("CAMPAIGN_RECONCILE_SECONDS", 60, minimum=1)
+SCREENING_IMAGE = envs.env.str("SCREENING_IMAGE", default="portal:latest")
+SCREENING_JOB_VCPU = envs.integer("SCREENING_JOB_VCPU", 1, minimum=1)
+SCREENING_JOB_MEMORY_MIB = envs.integer("SCREENING_JOB_MEMORY_MIB", 4096, minimum=256)
+# What the shard job's container is given: these variables copied from this process's environment,
+# and secrets by reference ("VARIABLE=secret-name:key,…", a Kubernetes Secret or a Secrets Manager ARN).
+SCREENING_JOB_ENV = envs.env.list(
+    "SCREENING_JOB_ENV",
+    default=["DJANGO_SETTINGS_MODULE", "STORAGE_URL", "AWS_S3_ENDPOINT_URL", "AWS_DEFAULT_REGION", "LOG_FORMAT"],
+)
+SCREENING_JOB_SECRETS = envs.env.str(
+    "SCREENING_JOB_SECRETS", default="DATABASE_URL=portal-secrets:DATABASE_URL,SECRET_KEY=portal-secrets:SECRET_KEY"
+)
+
 # Celery: queues named by workload; late acks and prefetch 1 so a killed worker's task is redone.
 CELERY_BROKER_URL = envs.broker_url(
     "CELERY_BROKER_URL", envs.env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -143,7 +162,9 @@ CELERY_TASK_TIME_LIMIT = envs.integer("CELERY_TASK_TIME_LIMIT", 3900, minimum=1)
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "campaign-reconcile": {"task": "screening.tasks.campaign_reconcile", "schedule": CAMPAIGN_RECONCILE_SECONDS},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -183,6 +204,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status",
         "LibraryStatusEnum": "screening.models.Library.Status",
+        "CampaignStatusEnum": "screening.models.Campaign.Status",
+        "CampaignShardStatusEnum": "screening.models.CampaignShard.Status",
     },
 }
 
@@ -199,3 +222,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 PROMETHEUS_METRIC_NAMESPACE = "portal"
+
+# Compute backends (portal.compute): where training trials and screening shard jobs run as containers.
+# "local" needs nothing; "batch" and "kubernetes" read the rest only when used, so none is required.
+COMPUTE_LOCAL_DIR = envs.path("COMPUTE_LOCAL_DIR", VAR_DIR / "jobs")
+COMPUTE_LOCAL_PARALLELISM = envs.integer("COMPUTE_LOCAL_PARALLELISM", 2, minimum=1)
+AWS_DEFAULT_REGION = envs.env.str("AWS_DEFAULT_REGION", default="") or envs.env.str("AWS_REGION", default="")
+AWS_BATCH_JOB_QUEUE = envs.env.str("AWS_BATCH_JOB_QUEUE", default="")
+AWS_BATCH_ENDPOINT_URL = envs.env.str("AWS_BATCH_ENDPOINT_URL", default="")
+AWS_BATCH_JOB_ROLE_ARN = envs.env.str("AWS_BATCH_JOB_ROLE_ARN", default="")
+AWS_BATCH_EXECUTION_ROLE_ARN = envs.env.str("AWS_BATCH_EXECUTION_ROLE_ARN", default="")
+KUBERNETES_NAMESPACE = envs.env.str("KUBERNETES_NAMESPACE", default="")  # empty: the pod's own namespace
+KUBERNETES_IN_CLUSTER = envs.boolean("KUBERNETES_IN_CLUSTER", bool(envs.env.str("KUBERNETES_SERVICE_HOST", default="")))
+KUBERNETES_JOB_TTL_SECONDS = envs.integer("KUBERNETES_JOB_TTL_SECONDS", 86_400, minimum=0)
+KUBERNETES_SERVICE_ACCOUNT = envs.env.str("KUBERNETES_SERVICE_ACCOUNT", default="")

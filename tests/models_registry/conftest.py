@@ -2,23 +2,6 @@ import io
 import tarfile
 from pathlib import Path
 
-import pytest
-
-from models_registry import services
-
-
-@pytest.fixture
-def alpha_model(world):
-    return services.model_create(
-        team=world.alpha, name="solubility", task="regression", target_name="SOL", target_units="log mol/L"
-    )
-
-
-@pytest.fixture
-def alpha_version(alpha_model, regression_archive, world):
-    with regression_archive.open("rb") as archive:
-        return services.version_register_archive(model=alpha_model, archive=archive, created_by=world.users["alice"])
-
 
 def tampered(archive: Path, tmp_path: Path) -> Path:
     """The same archive with one weights file changed by a byte."""

