@@ -345,3 +345,18 @@ def test_batch_needs_its_queue_configured(world, library, alpha_version, setting
     settings.AWS_BATCH_JOB_QUEUE = ""
     with pytest.raises(ValidationError, match="AWS_BATCH_JOB_QUEUE"):
         start(world, library, executor="batch")
+
+
+def test_the_demo_gets_a_library_to_screen_once(db, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    from screening.models import Library
+
+    call_command("seed_demo", password="demo-password-for-tests")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        call_command("seed_demo_library")
+        call_command("seed_demo_library")
+    library = Library.objects.get(team__slug="demo")
+    assert len(queued) == 1
+    assert library.filename == "first_5K.smi"
+    assert library.upload_bytes > 100_000
