@@ -29,9 +29,9 @@ def test_screen_a_library_and_download_the_hits(page, live_server, celery_worker
     library = Library.objects.get(name="solubility test set")
     assert library.status == Library.Status.READY
 
-    page.click("nav.mainnav >> text=Campaigns")
+    page.click("[data-testid=screen-library]")
+    assert page.input_value("#id_library") == str(library.pk)  # the library is chosen already
     page.fill("#id_name", "solubility screen")
-    page.select_option("#id_library", str(library.pk))
     page.select_option("#id_model_0", "solubility")
     page.fill("#id_version_0", "latest")
     page.fill("#id_top_k", "60")
