@@ -221,7 +221,8 @@ def main() -> None:
         small, large = results[0], results[-1]
         for label, pick in (("every process", lambda role: True), ("worker processes", lambda role: "worker" in role)):
             peak = [max(v for k, v in r["peaks"].items() if pick(k)) for r in (small, large)]
-            print(f"peak RSS ({label}) at {large['size']:,} / at {small['size']:,}: {peak[1] / peak[0]:.2f} (target ≤ 1.5)")
+            sizes = f"{large['size']:,} / at {small['size']:,}"
+            print(f"peak RSS ({label}) at {sizes}: {peak[1] / peak[0]:.2f} (target ≤ 1.5)")
 
 
 if __name__ == "__main__":
