@@ -67,7 +67,7 @@ def write_shards(smiles: list[str], rows: int, workdir: Path) -> list[Path]:
     import pyarrow.parquet as pq
 
     from models_registry.core.standardise import StandardiseOptions, standardise_batch
-    from screening.ingest import SHARD_SCHEMA
+    from screening.shards import SHARD_SCHEMA
 
     results = standardise_batch(smiles, StandardiseOptions())
     good = [(s, r) for s, r in zip(smiles, results, strict=True) if r.ok]

@@ -28,22 +28,12 @@ from models_registry.core.readers import LibraryFormatError, LibraryReader, Reco
 from models_registry.core.standardise import StandardiseOptions, standardise_batch
 
 from .models import Library, LibraryShard
+from .shards import SHARD_SCHEMA
 from .storage_keys import library_prefix
 
 logger = logging.getLogger(__name__)
 
 BATCH = 2000
-SHARD_SCHEMA = pa.schema(
-    [
-        ("row", pa.int64()),
-        ("record", pa.int64()),
-        ("name", pa.string()),
-        ("input_smiles", pa.string()),
-        ("smiles", pa.string()),
-        ("inchikey", pa.string()),
-        ("properties", pa.string()),  # JSON object of the record's other columns / SDF fields
-    ]
-)
 
 
 class Cancelled(Exception):

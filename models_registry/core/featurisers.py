@@ -140,6 +140,14 @@ class Featuriser(ABC):
                 valid[i] = True
         return FeatureBatch(X, valid)
 
+    def featurise_smiles_into(self, smiles: Sequence[str | None], out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Parse and featurise into `out` (len(smiles) by n_features float32, reused by the caller, so
+        the hot path allocates nothing per molecule); returns (valid, parsed) boolean arrays."""
+        mols = parse_smiles_batch(smiles)
+        batch = self.featurise_mols(mols)
+        out[:] = batch.X
+        return batch.valid, np.fromiter((m is not None for m in mols), dtype=bool, count=len(mols))
+
     def __reduce__(self) -> tuple[Callable[..., Featuriser], tuple[dict[str, Any]]]:
         # RDKit generators do not pickle; rebuild from the spec (multiprocessing, caching).
         return featuriser_from_spec, (self.spec,)
@@ -189,6 +197,30 @@ class MorganFeaturiser(Featuriser):
                     continue
                 valid[i] = True
         return FeatureBatch(X, valid)
+
+    def featurise_smiles_into(self, smiles: Sequence[str | None], out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Inlined parse + fingerprint straight into the caller's matrix: the screening hot path.
+        n = len(smiles)
+        valid = np.zeros(n, dtype=bool)
+        parsed = np.zeros(n, dtype=bool)
+        as_numpy = self._as_numpy
+        from_smiles = Chem.MolFromSmiles
+        with quiet():
+            for i, s in enumerate(smiles):
+                mol = from_smiles(s) if s else None
+                if mol is None:
+                    out[i] = 0
+                    continue
+                parsed[i] = True
+                try:
+                    if mol.GetNumAtoms():
+                        out[i] = as_numpy(mol)
+                        valid[i] = True
+                    else:
+                        out[i] = 0
+                except Exception:  # leave a zero row, marked invalid
+                    out[i] = 0
+        return valid, parsed
 
     def featurise_smiles(self, smiles: Sequence[str | None]) -> FeatureBatch:
         # Inlined parse + fingerprint loop: the screening hot path.
