@@ -78,7 +78,8 @@ def reconcile(campaign: Campaign) -> dict[str, int]:
     if not open_jobs:
         return {"resubmitted": 0, "failed": 0}
     statuses = get_backend(campaign.executor).status([job["handle"] for job in open_jobs])
-    submissions = Counter(index for job in campaign.jobs for index in job["shards"])
+    # Jobs before a retry of the failed shards do not count against the shards' attempts.
+    submissions = Counter(index for job in campaign.jobs if not job.get("retired") for index in job["shards"])
     ended_without_result: dict[int, str] = {}
     for job in open_jobs:
         status = statuses[job["handle"]]

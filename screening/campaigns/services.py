@@ -130,6 +130,7 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
         current.status = Campaign.Status.RUNNING
         current.error = ""
         current.finished_at = None
-        current.save(update_fields=["status", "error", "finished_at"])
+        current.jobs = [{**job, "retired": True} for job in current.jobs]
+        current.save(update_fields=["status", "error", "finished_at", "jobs"])
         transaction.on_commit(lambda: executors.dispatch(campaign.pk, indices))
     return len(indices)

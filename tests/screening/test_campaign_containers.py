@@ -166,3 +166,10 @@ def test_batch_children_that_fail_are_resubmitted_then_fail_the_shard(
     assert campaign.jobs[1]["shards"] == [0, 1, 2]
     assert "3 of 3 shards failed" in campaign.error
     assert all("2 jobs" in e for e in CampaignShard.objects.filter(campaign=campaign).values_list("error", flat=True))
+
+    # Retrying gives the failed shards their attempts again (here they fail again, twice each).
+    with backend_named("batch", lambda **overrides: failing.backend()):
+        assert services.campaign_retry_failed(campaign=campaign) == 3
+        campaign = wait_for(campaign, reconcile=True)
+    assert campaign.status == Campaign.Status.FAILED
+    assert len(campaign.jobs) == 4
