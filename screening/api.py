@@ -24,7 +24,9 @@ from .serializers import (
 )
 from .views import content_length
 
-UPLOAD_OPTIONS = ("format", "smiles_column", "id_column", "no_id_column", "properties", "keep_duplicates")
+UPLOAD_OPTIONS = (
+    "format", "smiles_column", "id_column", "no_id_column", "properties", "keep_duplicates", "shard_rows",
+)  # fmt: skip
 
 
 class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import re
 import tempfile
 from collections import Counter
@@ -60,6 +61,7 @@ class IngestState:
     found: dict[str, None] = field(default_factory=dict)
     id_as_property: str | None = None
     no_names: bool = False
+    shard_rows: int = 0
 
 
 def library_ingest(library_id: int) -> None:
@@ -67,7 +69,13 @@ def library_ingest(library_id: int) -> None:
     if library is None:
         return
     with tempfile.TemporaryDirectory(prefix="ingest-") as workdir:
-        state = IngestState(library, Path(workdir), keep_duplicates=library.options.get("keep_duplicates", False))
+        state = IngestState(
+            library,
+            Path(workdir),
+            keep_duplicates=library.options.get("keep_duplicates", False),
+            # A smaller shard size spreads a small library's campaigns over more jobs.
+            shard_rows=min(library.options.get("shard_rows") or math.inf, settings.LIBRARY_SHARD_ROWS),
+        )
         errors_path = state.workdir / "errors.csv"
         try:
             with errors_path.open("w", newline="") as errors_file:
@@ -195,7 +203,7 @@ def _standardise(state: IngestState, errors: csv.writer, batch: list[Record], op
         rows["inchikey"].append(result.inchikey)
         rows["properties"].append(json.dumps(record.properties) if record.properties else None)
         state.compounds += 1
-        if len(rows["row"]) >= settings.LIBRARY_SHARD_ROWS:
+        if len(rows["row"]) >= state.shard_rows:
             _flush_shard(state)
 
 

@@ -50,6 +50,11 @@ class LibraryInputSerializer(serializers.Serializer):
         "A name the file does not have fails the ingest with a message naming it.",
     )
     keep_duplicates = serializers.BooleanField(default=False)
+    shard_rows = serializers.IntegerField(
+        required=False,
+        min_value=100,
+        help_text="Compounds per shard (at most LIBRARY_SHARD_ROWS): more shards, more parallel jobs.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("no_id_column") and attrs.get("id_column"):

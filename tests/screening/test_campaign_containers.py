@@ -55,9 +55,9 @@ def wait_for(campaign: Campaign, timeout: float = 120, reconcile: bool = False) 
 
 
 @pytest.fixture
-def small_library(world, settings):
-    settings.LIBRARY_SHARD_ROWS = 1700
-    return make_library(world, b"\n".join(NCI.read_bytes().splitlines()[:5000]), "nci.smi")
+def small_library(world):
+    # Committed, so the session's worker ingests it (its own LIBRARY_SHARD_ROWS is the default).
+    return make_library(world, NCI.read_bytes(), "nci.smi", by_worker=True, shard_rows=1700)
 
 
 BATCH_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:portal"
