@@ -647,10 +647,15 @@ def generate(
     seed: int,
     logp_bounds: list[tuple[float, float]],
     write: Callable[[str, str, float], None],
+    unique_inchikey: bool = False,
 ) -> tuple[Written, list[float], list[int], Counter]:
-    """Write `n` unique drug-like products; returns counts, MW and heavy atoms of each, and scheme counts."""
+    """Write `n` unique drug-like products; returns counts, MW and heavy atoms of each, and scheme counts.
+
+    Unique by canonical SMILES; with `unique_inchikey` also by InChIKey (which merges some tautomers
+    and ring cis/trans forms that canonical SMILES tell apart; ~160 us more per molecule)."""
     stats = Written()
     seen: set[str] = set()
+    seen_keys: set[str] = set()
     mws: list[float] = []
     heavies: list[int] = []
     by_scheme: Counter = Counter()
@@ -689,6 +694,12 @@ def generate(
                 stats.rejected_duplicate += 1
                 continue
             seen.add(smiles)
+            if unique_inchikey:
+                key = Chem.MolToInchiKey(mol)
+                if key in seen_keys:
+                    stats.rejected_duplicate += 1
+                    continue
+                seen_keys.add(key)
             stats.n += 1
             mws.append(c.mw)
             heavies.append(c.heavy)
@@ -770,6 +781,12 @@ def main() -> None:
     parser.add_argument(
         "--format", choices=("smi", "csv"), default="smi", help="smi: 'SMILES ID'; csv: compound_id,smiles,mw"
     )
+    parser.add_argument(
+        "--unique-inchikey",
+        action="store_true",
+        help="also unique by InChIKey, the ingest's dedup key (about 3x slower; without it ~2 in 10,000"
+        " molecules share an InChIKey with another: tautomers)",
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip re-reading the file at the end")
     parser.add_argument(
         "--all-inchikeys", action="store_true", help="when verifying, count distinct InChIKeys of every molecule (slow)"
@@ -807,7 +824,9 @@ def main() -> None:
             def write(name: str, smiles: str, mw: float) -> None:
                 out.write(f"{smiles} {name}\n")
 
-        stats, mws, heavies, by_scheme = generate(pools, args.n, args.seed, logp_bounds, write)
+        stats, mws, heavies, by_scheme = generate(
+            pools, args.n, args.seed, logp_bounds, write, unique_inchikey=args.unique_inchikey
+        )
     gen = time.perf_counter() - gen_start
     total = time.perf_counter() - start
     if stats.n < args.n:
@@ -820,7 +839,8 @@ def main() -> None:
     )
     print("  by scheme: " + ", ".join(f"{name} {k:,}" for name, k in by_scheme.most_common()))
     print(f"report for {args.out} ({args.out.stat().st_size / 1e6:.1f} MB):")
-    print(f"  N written {stats.n:,}; N unique (canonical SMILES, checked against a set while writing) {stats.n:,}")
+    checked = "canonical SMILES and InChIKey" if args.unique_inchikey else "canonical SMILES"
+    print(f"  N written {stats.n:,}; N unique ({checked}, checked against a set while writing) {stats.n:,}")
     q = statistics.quantiles(mws, n=20)
     h = statistics.quantiles(heavies, n=20)
     print(
