@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from . import environment as envs
 from .logging import logging_config
 from .storage import storage_backend
@@ -35,6 +37,7 @@ INSTALLED_APPS = [
     "portal.web",
     "models_registry",
     "screening",
+    "experiments",
 ]
 
 MIDDLEWARE = [
@@ -165,8 +168,28 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# HPO experiments: the URL trial jobs call back (PORTAL_URL in the job), the trainer image on Batch /
+# Kubernetes, how often jobs heartbeat and when a silent one counts as lost, how long a submitted job
+# may take to start, how long a trial token outlives the trial's timeout, the package size bound,
+# the log tail copied to object storage, and how often the reconcile runs.
+TRIAL_PORTAL_URL = envs.env.str("TRIAL_PORTAL_URL", default="http://localhost:8000")
+if not TRIAL_PORTAL_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"TRIAL_PORTAL_URL={TRIAL_PORTAL_URL!r} must be an http:// or https:// URL")
+TRIAL_IMAGE = envs.env.str("TRIAL_IMAGE", default="trainer:latest")
+TRIAL_HEARTBEAT_SECONDS = envs.integer("TRIAL_HEARTBEAT_SECONDS", 30, minimum=1)
+TRIAL_STALE_SECONDS = envs.integer("TRIAL_STALE_SECONDS", 300, minimum=5)
+TRIAL_START_TIMEOUT_SECONDS = envs.integer("TRIAL_START_TIMEOUT_SECONDS", 3600, minimum=10)
+TRIAL_TOKEN_MARGIN_SECONDS = envs.integer("TRIAL_TOKEN_MARGIN_SECONDS", 3600, minimum=60)
+TRIAL_MAX_PACKAGE_BYTES = envs.integer("TRIAL_MAX_PACKAGE_BYTES", MAX_PACKAGE_BYTES, minimum=1)
+TRIAL_LOG_TAIL_BYTES = envs.integer("TRIAL_LOG_TAIL_BYTES", 1024 * 1024, minimum=1024)
+EXPERIMENT_RECONCILE_SECONDS = envs.integer("EXPERIMENT_RECONCILE_SECONDS", 30, minimum=1)
+
 CELERY_BEAT_SCHEDULE: dict = {
     "campaign-reconcile": {"task": "screening.tasks.campaign_reconcile", "schedule": CAMPAIGN_RECONCILE_SECONDS},
+    "experiment-reconcile": {
+        "task": "experiments.tasks.experiment_reconcile",
+        "schedule": EXPERIMENT_RECONCILE_SECONDS,
+    },
 }
 
 REST_FRAMEWORK = {
@@ -181,6 +204,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "token": envs.env.str("API_THROTTLE_RATE", default="1200/minute"),
+        "trial": envs.env.str("TRIAL_THROTTLE_RATE", default="600/minute"),
     },
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
@@ -209,6 +233,8 @@ SPECTACULAR_SETTINGS = {
         "LibraryStatusEnum": "screening.models.Library.Status",
         "CampaignStatusEnum": "screening.models.Campaign.Status",
         "CampaignShardStatusEnum": "screening.models.CampaignShard.Status",
+        "ExperimentStatusEnum": "experiments.models.Experiment.Status",
+        "TrialStateEnum": "experiments.models.Trial.State",
     },
 }
 

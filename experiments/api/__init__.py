@@ -1,0 +1,2 @@
+"""REST API of HPO experiments: experiments for people (personal tokens), trial endpoints for jobs
+(trial tokens)."""

@@ -1,0 +1,131 @@
+"""An experiment's training data, as the trial job receives it: a CSV of `smiles,target`.
+
+The source is a ready library of the team (SMILES as standardised at ingest; the target from each
+shard row's `properties`) or a file in object storage under the team's prefix (CSV/TSV/SMILES/SDF,
+optionally gzipped, read with the core readers). Either way the CSV is streamed row by row, so the
+job needs no storage or database credentials and the portal never holds the data set in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+import pyarrow.parquet as pq
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from rdkit import Chem
+
+from models_registry.core.rdkit_logs import quiet
+from models_registry.core.readers import LibraryFormatError, open_library
+from models_registry.storage_keys import belongs_to_team, team_prefix
+from portal.teams.models import Team
+from screening.models import Library
+
+HEADER = ("smiles", "target")
+CHUNK_ROWS = 2000
+CHECK_RECORDS = 200
+
+
+def location_key(team: Team, location: str) -> str:
+    """The storage key of a dataset `location`: a key inside the team's prefix (given with or without it)."""
+    if "://" in location or location.startswith("/"):
+        message = f"give a storage key inside the team's folder ({team_prefix(team)}…), not a URL or path"
+        raise ValidationError({"dataset.location": message})
+    key = location if location.startswith(team_prefix(team)) else f"{team_prefix(team)}{location}"
+    if not belongs_to_team(key, team):
+        raise ValidationError({"dataset.location": f"{location!r} is not a key inside {team_prefix(team)}"})
+    return key
+
+
+def check_source(team: Team, dataset: dict[str, Any]) -> None:
+    """Refuse a dataset that cannot be trained on: another team's or unready library, a missing file,
+    a target no record has. Errors name the spec field."""
+    target = dataset["target"]
+    if dataset.get("library") is not None:
+        library = Library.objects.filter(pk=dataset["library"], team=team).first()
+        if library is None:
+            raise ValidationError({"dataset.library": f"no library {dataset['library']} in team {team.slug!r}"})
+        if library.status != Library.Status.READY:
+            raise ValidationError({"dataset.library": f"the library is {library.status}; it must be ready"})
+        sample = [props for _, props in islice(_library_records(library), CHECK_RECORDS)]
+    else:
+        key = location_key(team, dataset["location"])
+        if not default_storage.exists(key):
+            raise ValidationError({"dataset.location": f"nothing is stored at {key!r}"})
+        try:
+            sample = [props for _, props in islice(_file_records(key, dataset.get("smiles_column")), CHECK_RECORDS)]
+        except LibraryFormatError as exc:
+            raise ValidationError({"dataset.location": f"cannot read {key!r}: {exc}"}) from None
+    if sample and not any(target in props for props in sample):
+        available = sorted({name for props in sample for name in props})
+        raise ValidationError(
+            {"dataset.target": f"no record has {target!r}; available: {', '.join(available) or 'no properties'}"}
+        )
+
+
+def source_of(team: Team, dataset: dict[str, Any]) -> dict[str, Any]:
+    """What the data came from, for lineage."""
+    if dataset.get("library") is not None:
+        return {"library": dataset["library"], "target": dataset["target"]}
+    return {"location": location_key(team, dataset["location"]), "target": dataset["target"]}
+
+
+def stream_csv(team: Team, dataset: dict[str, Any]) -> Iterator[bytes]:
+    """The CSV body, in chunks: a header, then one row per readable record (empty target if it has none)."""
+    target = dataset["target"]
+    if dataset.get("library") is not None:
+        library = Library.objects.get(pk=dataset["library"], team=team)
+        records = _library_records(library)
+    else:
+        records = _file_records(location_key(team, dataset["location"]), dataset.get("smiles_column"))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    for rows, (smiles, props) in enumerate(records, start=1):
+        value = props.get(target)
+        writer.writerow((smiles, "" if value is None else value))
+        if rows % CHUNK_ROWS == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _library_records(library: Library) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path in library.shards.order_by("index").values_list("path", flat=True):
+        with tempfile.NamedTemporaryFile(suffix=".parquet") as local:
+            with default_storage.open(path, "rb") as source:
+                for chunk in iter(lambda: source.read(1 << 20), b""):
+                    local.write(chunk)
+            local.flush()
+            shard = pq.ParquetFile(local.name)
+            for batch in shard.iter_batches(batch_size=CHUNK_ROWS, columns=["smiles", "properties"]):
+                for smiles, props in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+                    if smiles:
+                        yield smiles, (json.loads(props) if props else {})
+
+
+def _file_records(key: str, smiles_column: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+    with default_storage.open(key, "rb") as source:
+        reader = open_library(source, name=key, smiles_column=smiles_column)
+        with reader, quiet():
+            for item in reader:
+                if not item.ok:
+                    continue
+                smiles = item.smiles
+                if smiles is None:
+                    mol = Chem.MolFromMolBlock(item.molblock or "")
+                    if mol is None or mol.GetNumAtoms() == 0:
+                        continue
+                    smiles = Chem.MolToSmiles(mol)
+                props = dict(item.properties)
+                id_column = reader.summary.id_column
+                if id_column and id_column not in props and item.name is not None:
+                    props[id_column] = item.name
+                yield smiles, props

@@ -1,0 +1,277 @@
+"""Keeping an experiment's trials running: one `step` decides, asks Optuna, and submits jobs.
+
+A step is safe to run any number of times, by any worker, at once: the decision — whether the
+budget is spent, how many trials to start — is taken under the experiment's row lock, which
+reserves trial rows (so two workers never over-launch); the reserved rows then get their
+parameters from Optuna and their jobs outside that lock (see `studies` for why). Steps are queued
+after each finished trial and by the periodic reconcile, which also picks up rows a crashed worker
+left half-done.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from . import jobs, studies, tokens, trials
+from .core.optimiser import search_exhausted
+from .core.search_space import decode_params, suggest, validate_params
+from .core.spec import ExperimentSpec, SpecError
+from .models import Experiment, Trial
+
+logger = logging.getLogger(__name__)
+WARM_START_FROM_EXPERIMENT = 5
+
+
+@dataclass
+class Plan:
+    reserved: list[int] = field(default_factory=list)
+    ended: bool = False
+
+
+def step(experiment_id: int) -> str:
+    """Bring the experiment forward: end it if its budget is spent, else keep `parallelism` trials running."""
+    experiment = Experiment.objects.select_related("team").filter(pk=experiment_id).first()
+    if experiment is None:
+        return "skipped: no such experiment"
+    trials.tell_pending(experiment)
+    if experiment.status not in (Experiment.Status.QUEUED, Experiment.Status.RUNNING):
+        return f"skipped: {experiment.status}"
+    spec = studies.spec_of(experiment)
+    try:
+        study = studies.open_study(experiment, spec)
+        if not experiment.warm_started:
+            _warm_start(experiment, spec, study)
+        exhausted = search_exhausted(study)
+    except Exception as exc:
+        logger.exception("experiment %s: the study could not be opened", experiment_id)
+        end_experiment(experiment_id, Experiment.Status.FAILED, f"the Optuna study could not be opened: {exc}")
+        return "failed"
+    plan = _plan(experiment_id, spec, exhausted)
+    if plan.ended:
+        return "ended"
+    for trial_id in plan.reserved:
+        try:
+            fill(trial_id, study, spec)
+        except Exception as exc:
+            logger.exception("experiment %s: asking Optuna for a trial failed", experiment_id)
+            end_experiment(experiment_id, Experiment.Status.FAILED, f"the sampler failed: {exc}")
+            return "failed"
+    submitted = submit_pending(experiment_id)
+    return f"reserved {len(plan.reserved)}, submitted {submitted}"
+
+
+def _warm_start(experiment: Experiment, spec: ExperimentSpec, study) -> None:
+    params_list = list((spec.warm_start.params or []) if spec.warm_start else [])
+    if spec.warm_start is not None and spec.warm_start.experiment is not None:
+        params_list += _best_params_of(experiment, spec, spec.warm_start.experiment)
+    if params_list:
+        studies.warm_start(experiment, study, params_list)
+    Experiment.objects.filter(pk=experiment.pk).update(warm_started=True)
+
+
+def _best_params_of(experiment: Experiment, spec: ExperimentSpec, source_id: int) -> list[dict]:
+    """The best trials of an earlier experiment of the same team, as far as they fit this search space."""
+    source = Experiment.objects.filter(pk=source_id, team_id=experiment.team_id).first()
+    if source is None:
+        return []
+    direction = source.spec["objective"][0]["direction"]
+    order = "value" if direction == "minimize" else "-value"
+    found = []
+    for params in source.trials.filter(state=Trial.State.COMPLETE).order_by(order).values_list("params", flat=True):
+        try:
+            found.append(validate_params(spec, {k: v for k, v in params.items() if k in spec.search_space}))
+        except SpecError:
+            continue
+        if len(found) >= WARM_START_FROM_EXPERIMENT:
+            break
+    return found
+
+
+def counts(experiment: Experiment) -> dict[str, int]:
+    """Trials by state, and how many count against `max_trials` (retries do not)."""
+    rows = experiment.trials.aggregate(
+        active=Count("pk", filter=Q(state__in=Trial.ACTIVE)),
+        complete=Count("pk", filter=Q(state=Trial.State.COMPLETE)),
+        pruned=Count("pk", filter=Q(state=Trial.State.PRUNED)),
+        failed=Count("pk", filter=Q(state=Trial.State.FAILED)),
+        cancelled=Count("pk", filter=Q(state=Trial.State.CANCELLED)),
+        launched=Count("pk", filter=Q(retry_of__isnull=True)),
+    )
+    return {key: value or 0 for key, value in rows.items()}
+
+
+def _plan(experiment_id: int, spec: ExperimentSpec, exhausted: bool) -> Plan:
+    plan = Plan()
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+        if experiment.status not in (Experiment.Status.QUEUED, Experiment.Status.RUNNING):
+            return plan
+        now = timezone.now()
+        if experiment.status == Experiment.Status.QUEUED:
+            experiment.status = Experiment.Status.RUNNING
+            experiment.started_at = now
+            if spec.budget.max_time_seconds:
+                experiment.deadline = now + timedelta(seconds=spec.budget.max_time_seconds)
+            experiment.save(update_fields=["status", "started_at", "deadline"])
+        n = counts(experiment)
+        budget = spec.budget
+        if budget.max_failed_trials is not None and n["failed"] and n["failed"] >= budget.max_failed_trials:
+            last = experiment.trials.filter(state=Trial.State.FAILED).order_by("-finished_at").first()
+            detail = f"; last: trial {last.number} attempt {last.attempt}: {last.reason}" if last else ""
+            reason = f"{n['failed']} trial attempts failed (max_failed_trials: {budget.max_failed_trials}){detail}"
+            _end_locked(experiment, Experiment.Status.FAILED, reason)
+            plan.ended = True
+            return plan
+        if experiment.deadline is not None and now >= experiment.deadline:
+            _end_locked(experiment, _outcome(n), f"time budget of {budget.max_time_seconds} s spent; {_tally(n)}")
+            plan.ended = True
+            return plan
+        wanted = list(experiment.trials.filter(state=Trial.State.FAILED, retry=Trial.Retry.WANTED).order_by("pk"))
+        slots = spec.parallelism - n["active"]
+        for failed in wanted[: max(slots, 0)]:
+            trial = Trial.objects.create(
+                experiment=experiment, retry_of=failed, attempt=failed.attempt + 1, backend=spec.backend.type
+            )
+            Trial.objects.filter(pk=failed.pk).update(retry=Trial.Retry.DONE)
+            plan.reserved.append(trial.pk)
+            slots -= 1
+        room = 0 if exhausted else (budget.max_trials - n["launched"] if budget.max_trials else slots)
+        for _ in range(max(0, min(slots, room))):
+            plan.reserved.append(Trial.objects.create(experiment=experiment, backend=spec.backend.type).pk)
+        if not plan.reserved and n["active"] == 0 and len(wanted) == 0 and room <= 0:
+            why = "every grid point was tried" if exhausted else f"max_trials ({budget.max_trials}) reached"
+            _end_locked(experiment, _outcome(n), f"budget spent: {why}; {_tally(n)}")
+            plan.ended = True
+    return plan
+
+
+def _outcome(n: dict[str, int]) -> str:
+    return Experiment.Status.SUCCEEDED if n["complete"] else Experiment.Status.FAILED
+
+
+def _tally(n: dict[str, int]) -> str:
+    return f"{n['complete']} complete, {n['pruned']} pruned, {n['failed']} failed, {n['cancelled']} cancelled"
+
+
+def fill(trial_id: int, study, spec: ExperimentSpec) -> None:
+    """Give a reserved trial row its Optuna trial: a new ask, or a copy of the failed trial it retries."""
+    trial = Trial.objects.select_related("retry_of").filter(pk=trial_id).first()
+    if trial is None or trial.state != Trial.State.PENDING or trial.optuna_trial_id is not None:
+        return
+    if trial.retry_of is not None:
+        frozen = studies.create_retry(study, trial.retry_of.optuna_trial_id, trial.retry_of.number)
+        number, optuna_id, params = frozen.number, frozen._trial_id, decode_params(spec, frozen.params)
+    else:
+        asked = studies.ask(study)
+        number, optuna_id, params = asked.number, asked._trial_id, suggest(asked, spec)
+    recorded = Trial.objects.filter(pk=trial_id, state=Trial.State.PENDING, optuna_trial_id__isnull=True).update(
+        number=number, optuna_trial_id=optuna_id, params=params
+    )
+    if not recorded:  # cancelled, or filled by another worker meanwhile: this Optuna trial is not used
+        studies.tell(study, number, Trial.State.CANCELLED, None)
+
+
+def submit_pending(experiment_id: int) -> int:
+    ids = Trial.objects.filter(
+        experiment_id=experiment_id, state=Trial.State.PENDING, optuna_trial_id__isnull=False, job_handle=""
+    ).values_list("pk", flat=True)
+    return sum(submit(trial_id) for trial_id in list(ids))
+
+
+def submit(trial_id: int) -> bool:
+    """Submit the job of a pending trial (once: the row lock and the handle guard it), with a fresh token."""
+    error = None
+    with transaction.atomic():
+        trial = (
+            Trial.objects.select_for_update(of=("self",)).select_related("experiment__team").filter(pk=trial_id).first()
+        )
+        if trial is None or trial.state != Trial.State.PENDING or trial.job_handle or trial.optuna_trial_id is None:
+            return False
+        if trial.experiment.status != Experiment.Status.RUNNING:
+            return False
+        now = timezone.now()
+        trial.token_nonce = tokens.new_nonce()
+        lifetime = trial.experiment.spec["trial_timeout_seconds"] + settings.TRIAL_TOKEN_MARGIN_SECONDS
+        trial.token_expires_at = now + timedelta(seconds=lifetime)
+        token = tokens.issue(trial.pk, trial.token_nonce, trial.token_expires_at)
+        try:
+            handle = jobs.submit(trial, token)
+        except Exception as exc:
+            logger.exception("trial %s: submitting the job failed", trial_id)
+            error = f"could not submit the job to the {trial.backend} backend: {exc}"
+        else:
+            trial.job_handle = handle
+            trial.job_open = True
+            trial.state = Trial.State.RUNNING
+            trial.submitted_at = trial.heartbeat_at = now
+            trial.save()
+    if error is not None:
+        trials.finish(trial_id, Trial.State.FAILED, reason=error, from_states=(Trial.State.PENDING,))
+        return False
+    return True
+
+
+def end_experiment(experiment_id: int, outcome: str, reason: str) -> bool:
+    """End an active experiment (e.g. it cannot run): active trials are cancelled, then it is finalised."""
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+        if experiment.status not in Experiment.ACTIVE:
+            return False
+        _end_locked(experiment, outcome, reason)
+    return True
+
+
+def _end_locked(experiment: Experiment, outcome: str, reason: str) -> None:
+    """Inside the experiment's lock: cancel what still runs and hand over to finalising."""
+    cancel_active_locked(experiment, reason)
+    experiment.status = Experiment.Status.FINALISING
+    experiment.outcome = outcome
+    experiment.status_reason = reason
+    experiment.finished_at = timezone.now()
+    experiment.save(update_fields=["status", "outcome", "status_reason", "finished_at"])
+    queue_finalise(experiment.pk)
+
+
+def cancel_active_locked(experiment: Experiment, reason: str) -> int:
+    """Cancel the pending and running trials (inside the experiment's lock); their jobs stop after the commit."""
+    active = list(Trial.objects.select_for_update().filter(experiment=experiment, state__in=Trial.ACTIVE))
+    now = timezone.now()
+    for trial in active:
+        trial.state = Trial.State.CANCELLED
+        trial.reason = reason[:4000]
+        trial.finished_at = now
+        trial.told = trial.optuna_trial_id is None
+        trial.save(update_fields=["state", "reason", "finished_at", "told"])
+    if active:
+        experiment_id = experiment.pk
+        transaction.on_commit(lambda: _after_cancel(experiment_id))
+    return len(active)
+
+
+def _after_cancel(experiment_id: int) -> None:
+    from .tasks import experiment_stop_jobs
+
+    trials.tell_pending(Experiment.objects.get(pk=experiment_id))
+    try:
+        experiment_stop_jobs.delay(experiment_id)
+    except Exception:  # the reconcile stops them
+        logger.warning("experiment %s: could not queue stopping its jobs", experiment_id, exc_info=True)
+
+
+def queue_finalise(experiment_id: int) -> None:
+    from .tasks import experiment_finalise
+
+    def send() -> None:
+        try:
+            experiment_finalise.delay(experiment_id)
+        except Exception:  # the reconcile finalises it
+            logger.warning("experiment %s: could not queue finalising", experiment_id, exc_info=True)
+
+    transaction.on_commit(send)

