@@ -102,23 +102,38 @@ def _trial_dict(trial: Trial) -> dict[str, Any]:
     }
 
 
-def _plots(experiment: Experiment, study: optuna.Study) -> dict[str, str | Exception]:
+def figures(experiment: Experiment, study: optuna.Study) -> dict[str, Any]:
+    """Optuna's optimisation-history and parameter-importance figures (an Exception where one cannot
+    be drawn yet, e.g. importances before two trials completed). For several objectives, the first."""
     from optuna.visualization import plot_optimization_history, plot_param_importances
 
     objective = experiment.spec["objective"][0]["metric"]
     options: dict[str, Any] = {}
     if len(experiment.spec["objective"]) > 1:
         options = {"target": lambda t: t.values[0], "target_name": objective}
-    out: dict[str, str | Exception] = {}
+    out: dict[str, Any] = {}
     for name, plot in (
         ("optimization_history", plot_optimization_history),
         ("param_importances", plot_param_importances),
     ):
         try:
-            buffer = io.StringIO()
-            plot(study, **options).write_html(buffer, include_plotlyjs=True, full_html=True)
-            out[name] = buffer.getvalue()
+            figure = plot(study, **options)
+            if name == "optimization_history" and not options:
+                figure.update_layout(yaxis_title=objective)
+            out[name] = figure
         except Exception as exc:  # e.g. too few complete trials for importances
             logger.info("experiment %s: %s plot not drawn: %s", experiment.pk, name, exc)
             out[name] = exc
+    return out
+
+
+def _plots(experiment: Experiment, study: optuna.Study) -> dict[str, str | Exception]:
+    out: dict[str, str | Exception] = {}
+    for name, figure in figures(experiment, study).items():
+        if isinstance(figure, Exception):
+            out[name] = figure
+            continue
+        buffer = io.StringIO()
+        figure.write_html(buffer, include_plotlyjs=True, full_html=True)
+        out[name] = buffer.getvalue()
     return out

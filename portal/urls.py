@@ -12,6 +12,7 @@ urlpatterns = [
     path("models/", include("models_registry.urls")),
     path("libraries/", include("screening.urls")),
     path("campaigns/", include("screening.campaigns.urls")),
+    path("experiments/", include("experiments.urls")),
     path("", include("portal.web.urls")),
 ]
 

@@ -3,6 +3,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
+# The session's Celery worker copies this process's environment when it starts, and the jobs it
+# submits call TRIAL_PORTAL_URL: both must name the live server, whose address is fixed here.
+if "DJANGO_LIVE_TEST_SERVER_ADDRESS" not in os.environ:
+    _port = free_port()
+    os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"127.0.0.1:{_port}"
+    os.environ.setdefault("TRIAL_PORTAL_URL", f"http://127.0.0.1:{_port}")
+os.environ.setdefault("TRIAL_HEARTBEAT_SECONDS", "2")
+
 
 @pytest.fixture
 def world(db):
@@ -85,3 +95,13 @@ def alpha_version(alpha_model, regression_archive, world):
 
     with regression_archive.open("rb") as archive:
         return services.version_register_archive(model=alpha_model, archive=archive, created_by=world.users["alice"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_optuna_connections(django_db_setup, django_db_blocker):
+    """HPO experiments' Optuna storage keeps its own connections to the test database: close them
+    before the database is dropped."""
+    yield
+    from experiments.studies import close_storages
+
+    close_storages()

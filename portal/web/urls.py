@@ -17,7 +17,7 @@ urlpatterns = [
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]
 # Sections whose app has not landed yet show what is coming.
-COMING_SOON = {"experiments", "dashboards"}
+COMING_SOON = {"dashboards"}
 urlpatterns += [
     path(f"{section.key}/", views.section_coming, {"key": section.key}, name=section.url_name)
     for section in SECTIONS

@@ -1,24 +1,13 @@
 """Fixtures for experiments: a CSV data set in the team's storage, experiments and trials made
 directly, Celery tasks run in-process (so no worker picks up a test's experiment), and the live
-server's address fixed before any worker starts, so trial jobs started by the worker reach it."""
+server's address is fixed in the root conftest, so trial jobs started by the worker reach it."""
 
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 
 import pytest
-
-from tests.processes import free_port
-
-# The session's Celery worker copies this process's environment when it starts, and the jobs it
-# submits call TRIAL_PORTAL_URL: both must name the live server, whose address is fixed here.
-if "DJANGO_LIVE_TEST_SERVER_ADDRESS" not in os.environ:
-    _port = free_port()
-    os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"127.0.0.1:{_port}"
-    os.environ.setdefault("TRIAL_PORTAL_URL", f"http://127.0.0.1:{_port}")
-os.environ.setdefault("TRIAL_HEARTBEAT_SECONDS", "2")
 
 DATASET_ROWS = 300
 
@@ -83,12 +72,3 @@ def sleeping_jobs(monkeypatch) -> Callable[[], None]:
 
     monkeypatch.setattr(jobs, "job_spec", job_spec)
     return job_spec
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _close_optuna_connections(django_db_setup, django_db_blocker):
-    """Optuna keeps its own connections to the test database: close them before it is dropped."""
-    yield
-    from experiments.studies import close_storages
-
-    close_storages()
