@@ -67,8 +67,8 @@ def gunicorn(*, env: dict[str, str], log: Path) -> Iterator[str]:
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout):  # booting, or a busy machine
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer within 60 s:\n{log.read_text()[-3000:]}")

@@ -46,6 +46,28 @@ _PENDING = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING"}
 _STATES = {"RUNNING": JobState.RUNNING, "SUCCEEDED": JobState.SUCCEEDED, "FAILED": JobState.FAILED}
 
 
+_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(service: str, region_name: str | None, endpoint_url: str | None) -> Any:
+    """One boto3 client per service, region and endpoint in this process (they are thread-safe, and
+    making one costs ~0.3 s: too much for every submit and status poll)."""
+    key = (service, region_name, endpoint_url)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=30)
+            # The endpoint (moto, LocalStack) serves every service at one address.
+            client = _clients[key] = boto3.session.Session().client(
+                service, region_name=region_name, endpoint_url=endpoint_url, config=config
+            )
+        return client
+
+
 class BatchBackend(ComputeBackend):
     """Submits to one Batch job queue. Pass `client` (and `logs_client`) to use prepared boto3 clients."""
 
@@ -102,14 +124,7 @@ class BatchBackend(ComputeBackend):
         return self._logs_client
 
     def _make_client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=30)
-        # The endpoint (moto, LocalStack) serves every service at one address.
-        return boto3.session.Session().client(
-            service, region_name=self.region_name, endpoint_url=self.endpoint_url, config=config
-        )
+        return shared_client(service, self.region_name, self.endpoint_url)
 
     # -- submit ---------------------------------------------------------------------------------
 
