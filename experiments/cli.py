@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from .client import PortalClient, PortalError
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except PortalError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        print(f"error: cannot reach the portal at {args.url}: {type(exc).__name__}", file=sys.stderr)
         return 1
 
 

@@ -78,16 +78,28 @@ def watch_jobs(experiment: Experiment) -> None:
         for trial in open_trials:
             status = found[trial.job_handle]
             if status.state.terminal:
+                output = collect_log(trial)
                 if trial.state == Trial.State.RUNNING:
-                    trials.finish(trial.pk, Trial.State.FAILED, reason=ended_reason(status))
-                collect_log(trial)
+                    trials.finish(trial.pk, Trial.State.FAILED, reason=ended_reason(status, last_line(output)))
             elif trial.state in (Trial.State.FAILED, Trial.State.CANCELLED) or (
                 trial.finished_at and now - trial.finished_at > timedelta(seconds=settings.TRIAL_STALE_SECONDS)
             ):
                 jobs.cancel(trial, reason=trial.reason or f"trial {trial.state}")
 
 
-def ended_reason(status: JobStatus) -> str:
+def last_line(output: str, limit: int = 300) -> str:
+    """The job's last words (e.g. the exception that ended it), for the trial's reason."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
+
+
+def ended_reason(status: JobStatus, output: str = "") -> str:
+    """Why the trial failed when its job ended without reporting, with its last line of output."""
+    said = f"; its last output: {output}" if output else ""
+    return _ended(status) + said
+
+
+def _ended(status: JobStatus) -> str:
     detail = f": {status.reason}" if status.reason else ""
     if status.state == JobState.SUCCEEDED:
         return "the job ended without reporting a result"
@@ -99,9 +111,10 @@ def ended_reason(status: JobStatus) -> str:
     return f"the job failed{code}{detail}"
 
 
-def collect_log(trial: Trial) -> None:
-    """Copy the end of a finished job's output to object storage; the job is closed either way."""
-    key = ""
+def collect_log(trial: Trial) -> str:
+    """Copy the end of a finished job's output to object storage (and return it); the job is closed
+    either way."""
+    key, text = "", ""
     try:
         text = jobs.logs(trial)
         if text:
@@ -111,6 +124,7 @@ def collect_log(trial: Trial) -> None:
     except Exception:
         logger.warning("trial %s: copying the job's log failed", trial.pk, exc_info=True)
     Trial.objects.filter(pk=trial.pk).update(job_open=False, log_path=key)
+    return text or ""
 
 
 def check_deadlines(experiment: Experiment) -> None:

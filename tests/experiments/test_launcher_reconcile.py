@@ -126,6 +126,30 @@ def test_a_lost_job_fails_its_trial_which_is_retried_once(world, local_jobs, no_
     assert first.log_path == "" or first.log_path.endswith("log.txt")
 
 
+def test_a_job_that_dies_without_reporting_says_why_in_the_trial_reason(world, local_jobs, no_tasks, monkeypatch):
+    from experiments import jobs
+    from portal.compute import JobSpec
+
+    def crashing(trial, token):  # e.g. the job cannot reach the portal: it prints why and exits
+        script = "echo 'trial job starting'; echo 'ConnectionError: portal at http://portal:8000 refused' >&2; exit 3"
+        return JobSpec(name=f"trial-{trial.experiment_id}-{trial.pk}", image="none", command=["sh", "-c", script])
+
+    monkeypatch.setattr(jobs, "job_spec", crashing)
+    experiment = make_experiment(world, status=Experiment.Status.QUEUED, parallelism=1, retries=0)
+    launcher.step(experiment.pk)
+    (trial,) = running(experiment)
+    backend = get_backend("local")
+    wait_until(lambda: backend.status([trial.job_handle])[trial.job_handle].state.terminal, message="the job ends")
+    reconcile.reconcile(experiment.pk)
+    trial.refresh_from_db()
+    assert trial.state == "failed"
+    assert trial.reason == (
+        "the job failed (exit code 3): exited with code 3; "
+        "its last output: ConnectionError: portal at http://portal:8000 refused"
+    )
+    assert trial.log_path.endswith("log.txt")
+
+
 def test_a_stale_heartbeat_fails_the_trial_and_stops_its_job(world, local_jobs, no_tasks, settings):
     settings.TRIAL_STALE_SECONDS = 60
     experiment = make_experiment(world, status=Experiment.Status.QUEUED, parallelism=1, retries=0)
