@@ -47,6 +47,7 @@ def job_spec(trial: Trial, token: str) -> JobSpec:
         image=image,
         command=command,
         env=env,
+        sensitive_env=frozenset({"TRIAL_TOKEN"}),
         resources=Resources(**backend["resources"]),
         timeout_seconds=spec["trial_timeout_seconds"],
         labels={

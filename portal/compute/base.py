@@ -86,7 +86,13 @@ class Resources:
 class JobSpec:
     """What to run. `command` is the container's command line (arguments to the image's entrypoint,
     if it has one). `array_size=N` runs N children, each told its index through the environment
-    (see `array_index_from_env`); `timeout_seconds` bounds the job's run time."""
+    (see `array_index_from_env`); `timeout_seconds` bounds the job's run time.
+
+    `sensitive_env` names `env` entries whose values must not sit in a readable job description,
+    e.g. a short-lived token the portal minted for this one job. Kubernetes passes them through a
+    Secret it creates for (and deletes with) the Job. The local backend and AWS Batch pass them as
+    ordinary variables: on Batch the value is in the container overrides, readable by whoever may
+    describe jobs, so a long-lived credential belongs in `secret_env` (Secrets Manager) instead."""
 
     name: str
     image: str
@@ -97,6 +103,7 @@ class JobSpec:
     array_size: int | None = None
     timeout_seconds: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    sensitive_env: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _JOB_NAME.fullmatch(self.name):
@@ -115,6 +122,12 @@ class JobSpec:
         _check_env("JobSpec.secret_env", self.secret_env, SecretRef)
         if both := sorted(set(self.env) & set(self.secret_env)):
             raise ValueError(f"JobSpec.env and JobSpec.secret_env both set {', '.join(both)}")
+        if isinstance(self.sensitive_env, str) or not isinstance(self.sensitive_env, set | frozenset | list | tuple):
+            raise ValueError(f"JobSpec.sensitive_env must be a set of variable names, got {self.sensitive_env!r}")
+        object.__setattr__(self, "sensitive_env", frozenset(self.sensitive_env))
+        if unknown := sorted((name for name in self.sensitive_env if name not in self.env), key=repr):
+            # Only a plain value can be hidden; secret_env entries are references already.
+            raise ValueError(f"JobSpec.sensitive_env names {', '.join(map(repr, unknown))}, not in JobSpec.env")
         if not isinstance(self.resources, Resources):
             raise ValueError(f"JobSpec.resources must be a Resources, got {self.resources!r}")
         if self.array_size is not None:

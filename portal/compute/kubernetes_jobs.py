@@ -7,6 +7,9 @@ neither retries nor stops the others); `activeDeadlineSeconds` is the timeout; f
 deleted by Kubernetes after `ttlSecondsAfterFinished` (after which their handles report LOST).
 Array children get JOB_INDEX from the pod's completion-index annotation (Kubernetes also sets
 JOB_COMPLETION_INDEX). `secret_env` refers to Kubernetes Secrets: SecretRef(name=<Secret>, key=<key>).
+`sensitive_env` values go into a Secret of the Job's own ("<job name>-env", `env_secret_manifest`),
+which the container reads through secretKeyRef; the Secret is owned by the Job, so Kubernetes' garbage
+collector deletes it with the Job (TTL, cancel). The worker therefore needs `create` on Secrets.
 CPU and memory are requested, memory and GPUs limited. CPU is deliberately not limited: the request
 already reserves the job's share, and CFS throttling would only slow multi-threaded numeric code.
 
@@ -66,6 +69,11 @@ def cpu_quantity(vcpu: float) -> str:
     return str(int(vcpu)) if float(vcpu).is_integer() else f"{round(vcpu * 1000)}m"
 
 
+def env_secret_name(job_name: str) -> str:
+    """The Secret holding a Job's `sensitive_env` values."""
+    return f"{job_name}-env"
+
+
 def job_manifest(
     spec: JobSpec,
     namespace: str,
@@ -79,7 +87,15 @@ def job_manifest(
     """The batch/v1 Job for `spec`, serialised as the API server receives it."""
     name = name or job_name(spec.name)
     labels = {**spec.labels, **MANAGED_BY}
-    env = [k8s.V1EnvVar(name=key, value=value) for key, value in spec.env.items()]
+    env = [
+        k8s.V1EnvVar(
+            name=key,
+            value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name=env_secret_name(name), key=key)),
+        )
+        if key in spec.sensitive_env
+        else k8s.V1EnvVar(name=key, value=value)
+        for key, value in spec.env.items()
+    ]
     env += [
         k8s.V1EnvVar(
             name=key, value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name=ref.name, key=ref.key))
@@ -143,6 +159,27 @@ def job_manifest(
         spec=job_spec,
     )
     return k8s.ApiClient().sanitize_for_serialization(job)
+
+
+def env_secret_manifest(spec: JobSpec, namespace: str, *, job_name: str, job_uid: str) -> dict[str, Any]:
+    """The Secret with `spec`'s `sensitive_env` values for the Job `job_name`, serialised as the API
+    server receives it. Owned by that Job (`job_uid`), so it is garbage-collected with it."""
+    owner = k8s.V1OwnerReference(
+        api_version="batch/v1", kind="Job", name=job_name, uid=job_uid, block_owner_deletion=True
+    )
+    secret = k8s.V1Secret(
+        api_version="v1",
+        kind="Secret",
+        type="Opaque",
+        metadata=k8s.V1ObjectMeta(
+            name=env_secret_name(job_name),
+            namespace=namespace,
+            labels={**spec.labels, **MANAGED_BY},
+            owner_references=[owner],
+        ),
+        string_data={key: spec.env[key] for key in sorted(spec.sensitive_env)},
+    )
+    return k8s.ApiClient().sanitize_for_serialization(secret)
 
 
 class KubernetesBackend(ComputeBackend):
@@ -218,13 +255,33 @@ class KubernetesBackend(ComputeBackend):
                 image_pull_policy=self.image_pull_policy,
             )
             try:
-                self.batch_api.create_namespaced_job(namespace=self.namespace, body=k8s.V1Job.from_dict(manifest))
+                job = self.batch_api.create_namespaced_job(namespace=self.namespace, body=k8s.V1Job.from_dict(manifest))
             except k8s.ApiException as exc:
                 collisions += 1
                 if exc.status == 409 and collisions < 3:  # the random name suffix was taken: draw another
                     continue
                 raise
+            if spec.sensitive_env:
+                # After the Job, whose uid the Secret's owner reference needs; until the Secret exists
+                # the kubelet just retries starting the pod (CreateContainerConfigError).
+                self._create_env_secret(spec, job)
             return f"{self.namespace}/{manifest['metadata']['name']}"
+
+    def _create_env_secret(self, spec: JobSpec, job: k8s.V1Job) -> None:
+        name = job.metadata.name
+        body = env_secret_manifest(spec, self.namespace, job_name=name, job_uid=job.metadata.uid)
+        try:
+            self.core_api.create_namespaced_secret(namespace=self.namespace, body=body)
+        except k8s.ApiException as exc:
+            # Without its Secret the Job's pod could never start: take the Job back.
+            try:
+                self.batch_api.delete_namespaced_job(
+                    name=name, namespace=self.namespace, propagation_policy="Background"
+                )
+            except k8s.ApiException as cleanup:
+                if cleanup.status != 404:
+                    exc.add_note(f"deleting Job {self.namespace}/{name} failed too: {cleanup.status} {cleanup.reason}")
+            raise
 
     # -- status ---------------------------------------------------------------------------------
 

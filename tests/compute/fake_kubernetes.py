@@ -1,13 +1,16 @@
 """A tiny fake Kubernetes API server, because no cluster can run on the machines the tests run on.
 
 It speaks just enough of the real HTTP API for `kubernetes.client` to be used unchanged against it:
-Jobs (create, read, list by label, merge-patch, delete) in `/apis/batch/v1/namespaces/<ns>/jobs`, and
-pods (list by label, log) in `/api/v1/namespaces/<ns>/pods`. Every request is recorded, so tests can
-count calls.
+Jobs (create, read, list by label, merge-patch, delete) in `/apis/batch/v1/namespaces/<ns>/jobs`,
+pods (list by label, log) in `/api/v1/namespaces/<ns>/pods`, and Secrets (create, read, delete) in
+`/api/v1/namespaces/<ns>/secrets`. Deleting a Job deletes the Secrets it owns (`ownerReferences` with
+its uid), as Kubernetes' garbage collector would. Every request is recorded, so tests can count calls,
+and `fail` makes chosen requests fail.
 
 With `run_pods=True` it also plays the Job controller and the kubelet, crudely: each pod is a local
 process running the container's args (the image is ignored) with the container's environment, secret
-references resolved from `secrets` and the completion-index annotation given to Indexed Jobs. It
+references resolved from the Secrets (those given as `secrets` and those created through the API; a pod
+waits while one it needs is missing) and the completion-index annotation given to Indexed Jobs. It
 keeps `status` the way Kubernetes does (active/ready/succeeded/failed, completedIndexes, failedIndexes,
 Complete/Failed conditions, DeadlineExceeded), so the shared backend suite can run real commands.
 With `run_pods=False` nothing moves by itself: tests set `.status` and add pods explicitly.
@@ -15,6 +18,7 @@ With `run_pods=False` nothing moves by itself: tests set `.status` and add pods 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -32,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 JOBS = re.compile(r"^/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+)(/log)?)?$")
+SECRETS = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets(?:/([^/]+))?$")
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 FIELD_REF = re.compile(r"^metadata\.annotations\['([^']+)'\]$")
 
@@ -79,7 +84,12 @@ def merge(target: dict, patch: dict) -> dict:
 class FakeKubernetes:
     def __init__(self, *, run_pods: bool = True, secrets: dict[tuple[str, str], dict[str, str]] | None = None):
         self.run_pods = run_pods
-        self.secrets = secrets or {}
+        # Secrets as the API server stores them: `data` base64-encoded, never `stringData`.
+        self.secrets: dict[tuple[str, str], dict] = {
+            (namespace, name): _stored_secret(namespace, {"metadata": {"name": name}, "stringData": values})
+            for (namespace, name), values in (secrets or {}).items()
+        }
+        self.failures: list[tuple[str, re.Pattern, int]] = []
         self.jobs: dict[tuple[str, str], dict] = {}
         self.pods: dict[tuple[str, str], dict] = {}
         self.pod_logs: dict[tuple[str, str], str] = {}
@@ -116,6 +126,21 @@ class FakeKubernetes:
     def job(self, namespace: str, name: str) -> dict:
         with self.lock:
             return json.loads(json.dumps(self.jobs[(namespace, name)]))
+
+    def secret(self, namespace: str, name: str) -> dict:
+        with self.lock:
+            return json.loads(json.dumps(self.secrets[(namespace, name)]))
+
+    def secret_values(self, namespace: str, name: str) -> dict[str, str]:
+        """A Secret's data, decoded."""
+        with self.lock:
+            data = self.secrets[(namespace, name)].get("data", {})
+            return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+    def fail(self, method: str, pattern: str, status: int = 403) -> None:
+        """Answer every later `method` request whose path matches `pattern` with `status`."""
+        with self.lock:
+            self.failures.append((method, re.compile(pattern), status))
 
     def set_status(self, namespace: str, name: str, status: dict) -> None:
         with self.lock:
@@ -154,10 +179,15 @@ class FakeKubernetes:
     def handle(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, dict | str]:
         with self.lock:
             self.requests.append((method, path, query))
+            for failing_method, pattern, status in self.failures:
+                if method == failing_method and pattern.search(path):
+                    return status, _status(status, f"{method} {path} refused by the test", "Forbidden")
             if match := JOBS.match(path):
                 return self._jobs(method, match.group(1), match.group(2), query, body)
             if match := PODS.match(path):
                 return self._pods(method, match.group(1), match.group(2), bool(match.group(3)), query)
+            if match := SECRETS.match(path):
+                return self._secrets(method, match.group(1), match.group(2), body)
             return 404, _status(404, f"no route for {path}")
 
     def _jobs(self, method: str, namespace: str, name: str | None, query: dict, body: dict | None):
@@ -188,6 +218,12 @@ class FakeKubernetes:
         if method == "DELETE":
             del self.jobs[(namespace, name)]
             self._control.pop((namespace, name), None)
+            # The garbage collector: dependents go with their owner (any propagation but Orphan).
+            uid = job["metadata"]["uid"]
+            for key, secret in list(self.secrets.items()):
+                owners = secret["metadata"].get("ownerReferences", [])
+                if key[0] == namespace and any(owner.get("uid") == uid for owner in owners):
+                    del self.secrets[key]
             for key, pod in list(self.pods.items()):
                 if pod["metadata"]["labels"].get("job-name") == name and key[0] == namespace:
                     del self.pods[key]
@@ -217,6 +253,25 @@ class FakeKubernetes:
         if "tailLines" in query:
             text = "".join(text.splitlines(keepends=True)[-int(query["tailLines"][0]) :])
         return 200, text
+
+    def _secrets(self, method: str, namespace: str, name: str | None, body: dict | None):
+        if name is None and method == "POST":
+            name = body["metadata"]["name"]
+            if (namespace, name) in self.secrets:
+                return 409, _status(409, f'secrets "{name}" already exists', "AlreadyExists")
+            self.secrets[(namespace, name)] = _stored_secret(namespace, body)
+            return 201, self.secrets[(namespace, name)]
+        if name is None:
+            return 405, _status(405, f"{method} not allowed")
+        secret = self.secrets.get((namespace, name))
+        if secret is None:
+            return 404, _status(404, f'secrets "{name}" not found')
+        if method == "GET":
+            return 200, secret
+        if method == "DELETE":
+            del self.secrets[(namespace, name)]
+            return 200, {"apiVersion": "v1", "kind": "Status", "status": "Success", "metadata": {}}
+        return 405, _status(405, f"{method} not allowed")
 
     # -- the Job controller and kubelet ------------------------------------------------------------
 
@@ -279,8 +334,8 @@ class FakeKubernetes:
             control["pods"].clear()
             self._finish(job, "Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
             return
-        # Starting pods.
-        stop_starting = bool(failed) and not indexed
+        # Starting pods; like the kubelet, not before every Secret the container reads exists.
+        stop_starting = (bool(failed) and not indexed) or self._missing_secret(job)
         waiting = [index for index in range(size) if index not in control["done"] and index not in control["pods"]]
         while waiting and len(control["pods"]) < parallelism and not stop_starting:
             index = waiting.pop(0)
@@ -326,7 +381,7 @@ class FakeKubernetes:
             if "value" in variable:
                 env[variable["name"]] = variable["value"]
             elif ref := variable.get("valueFrom", {}).get("secretKeyRef"):
-                env[variable["name"]] = self.secrets[(pod["metadata"]["namespace"], ref["name"])][ref["key"]]
+                env[variable["name"]] = self.secret_values(pod["metadata"]["namespace"], ref["name"])[ref["key"]]
             elif ref := variable.get("valueFrom", {}).get("fieldRef"):
                 annotation = FIELD_REF.match(ref["fieldPath"]).group(1)
                 env[variable["name"]] = pod["metadata"]["annotations"][annotation]
@@ -339,11 +394,29 @@ class FakeKubernetes:
         self._log_files[pod_key] = log
         pod["status"]["phase"] = "Running"
 
+    def _missing_secret(self, job: dict) -> bool:
+        namespace = job["metadata"]["namespace"]
+        for variable in job["spec"]["template"]["spec"]["containers"][0].get("env", []):
+            ref = variable.get("valueFrom", {}).get("secretKeyRef")
+            if ref and ref["key"] not in self.secrets.get((namespace, ref["name"]), {}).get("data", {}):
+                return True
+        return False
+
     @staticmethod
     def _kill(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def _stored_secret(namespace: str, body: dict) -> dict:
+    """A Secret as the API server keeps it: `stringData` merged into base64 `data`, a uid added."""
+    secret = json.loads(json.dumps(body))
+    data = secret.get("data", {})
+    data.update({key: base64.b64encode(value.encode()).decode() for key, value in secret.pop("stringData", {}).items()})
+    secret.update(apiVersion="v1", kind="Secret", data=data, type=secret.get("type", "Opaque"))
+    secret["metadata"].update(namespace=namespace, uid=secrets.token_hex(8), creationTimestamp=now())
+    return secret
 
 
 def _terminated(code: int, reason: str) -> dict:

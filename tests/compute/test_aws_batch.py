@@ -75,6 +75,15 @@ def test_submit_sends_command_environment_tags_and_no_retries(moto_batch, calls)
     assert {"name": "TRIAL_ID", "value": "7"} in described["container"]["environment"]
 
 
+def test_sensitive_env_is_sent_as_ordinary_environment(moto_batch, calls):
+    """Batch has no per-job secret store: the docstring of JobSpec says so, this pins it."""
+    submits = calls("SubmitJob")
+
+    moto_batch.backend().submit(spec(env={"TRIAL_TOKEN": "tok"}, sensitive_env=frozenset({"TRIAL_TOKEN"})))
+
+    assert submits.params[0]["containerOverrides"]["environment"] == [{"name": "TRIAL_TOKEN", "value": "tok"}]
+
+
 def test_a_job_definition_is_registered_once_and_reused(moto_batch, calls):
     prefix = "reuse-test"
     registers = calls("RegisterJobDefinition")

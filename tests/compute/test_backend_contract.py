@@ -67,6 +67,23 @@ def test_the_job_gets_its_environment_and_secrets(harness):
     assert "trial-7 s3cret-token None" in harness.backend.logs(handle)
 
 
+def test_sensitive_env_reaches_the_job_like_any_other_variable(harness):
+    # Only how it travels differs (a Secret of the Job's own on Kubernetes); the job sees the value.
+    if not harness.runs_commands:
+        pytest.skip("moto runs no command; test_aws_batch checks what Batch is sent")
+    spec = JobSpec(
+        "contract-sensitive",
+        IMAGE,
+        python("import os; print('token is', os.environ['TRIAL_TOKEN'], os.environ['PORTAL_URL'])"),
+        env={"PORTAL_URL": "http://portal:8000", "TRIAL_TOKEN": "tok-3f9a"},
+        sensitive_env=frozenset({"TRIAL_TOKEN"}),
+    )
+    handle = harness.backend.submit(spec)
+
+    assert harness.backend.wait([handle], timeout=WAIT)[handle].state is JobState.SUCCEEDED
+    assert "token is tok-3f9a http://portal:8000" in harness.backend.logs(handle)
+
+
 def test_cancel_stops_a_running_job_and_is_idempotent(harness):
     if not harness.runs_commands:
         pytest.skip("moto finishes Batch jobs inside submit_job, so none is left to cancel (see test_aws_batch)")

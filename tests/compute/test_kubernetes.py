@@ -5,12 +5,14 @@ the fake stands in for one and each test sets the Job status a cluster would rep
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
+from kubernetes.client import ApiException
 
 from portal.compute import JobSpec, JobState, Resources, SecretRef, kubernetes_jobs
-from portal.compute.kubernetes_jobs import CANCEL_ANNOTATION, job_manifest
+from portal.compute.kubernetes_jobs import CANCEL_ANNOTATION, env_secret_manifest, job_manifest
 
 from .conftest import NAMESPACE, kubernetes_backend
 
@@ -32,6 +34,17 @@ FULL = JobSpec(
     timeout_seconds=3600,
     labels={"app.kubernetes.io/part-of": "portal", "campaign": "12"},
 )
+TRIAL_TOKEN = "trial-token-5f2c9a0e7b41d3"
+# As experiments.jobs builds a trial's job: the bearer token must stay out of the Job.
+TRIAL = JobSpec(
+    "trial-3-17",
+    IMAGE,
+    ["python", "-m", "experiments.trial_job"],
+    env={"PORTAL_URL": "http://portal:8000", "TRIAL_TOKEN": TRIAL_TOKEN},
+    sensitive_env=frozenset({"TRIAL_TOKEN"}),
+    timeout_seconds=600,
+    labels={"app.kubernetes.io/part-of": "portal", "portal/trial": "17"},
+)
 
 
 def schema_errors(kubernetes_validate, manifest: dict) -> str | None:
@@ -51,13 +64,23 @@ def schema_errors(kubernetes_validate, manifest: dict) -> str | None:
             "gpu-trial", IMAGE, ["train"], resources=Resources(vcpu=8, memory_mib=61440, gpu=1), timeout_seconds=60
         ),
         JobSpec("one-shard", IMAGE, ["score"], array_size=1, secret_env={"T": SecretRef("s", "k")}),
+        TRIAL,
     ],
-    ids=["plain", "indexed-gpu-secrets", "gpu", "one-child-array"],
+    ids=["plain", "indexed-gpu-secrets", "gpu", "one-child-array", "sensitive-env"],
 )
 def test_manifests_pass_the_kubernetes_schema(kubernetes_validate, spec):
     manifest = job_manifest(spec, NAMESPACE, service_account="portal-job", image_pull_policy="IfNotPresent")
 
     assert schema_errors(kubernetes_validate, manifest) is None
+
+
+def test_the_sensitive_env_secret_passes_the_kubernetes_schema(kubernetes_validate):
+    secret = env_secret_manifest(TRIAL, NAMESPACE, job_name="trial-3-17-0a1b2c3d", job_uid="5f0c-uid")
+
+    assert schema_errors(kubernetes_validate, secret) is None
+    broken = copy.deepcopy(secret)
+    broken["metadata"]["ownerReferences"][0].pop("uid")  # negative control: the owner needs its uid
+    assert "uid" in (schema_errors(kubernetes_validate, broken) or "")
 
 
 @pytest.mark.parametrize(
@@ -342,3 +365,98 @@ def test_a_taken_job_name_is_drawn_again(kubernetes_api, monkeypatch):
     second = backend.submit(PLAIN)
 
     assert (first, second) == (f"{NAMESPACE}/trial-taken", f"{NAMESPACE}/trial-free")
+
+
+# -- sensitive env: the value goes into a Secret owned by the Job ------------------------------------
+
+
+def test_a_sensitive_variable_is_read_from_the_jobs_secret_and_never_written_into_the_job():
+    manifest = job_manifest(TRIAL, NAMESPACE, name="trial-3-17-0a1b2c3d")
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+
+    assert TRIAL_TOKEN not in json.dumps(manifest)
+    assert container["env"] == [
+        {"name": "PORTAL_URL", "value": "http://portal:8000"},  # not sensitive: stays plain
+        {
+            "name": "TRIAL_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "trial-3-17-0a1b2c3d-env", "key": "TRIAL_TOKEN"}},
+        },
+    ]
+
+
+def test_the_env_secret_holds_the_values_and_is_owned_by_the_job():
+    secret = env_secret_manifest(TRIAL, NAMESPACE, job_name="trial-3-17-0a1b2c3d", job_uid="5f0c-uid")
+
+    assert (secret["apiVersion"], secret["kind"], secret["type"]) == ("v1", "Secret", "Opaque")
+    assert secret["metadata"]["name"] == "trial-3-17-0a1b2c3d-env"
+    assert secret["metadata"]["namespace"] == NAMESPACE
+    assert secret["metadata"]["labels"] == job_manifest(TRIAL, NAMESPACE)["metadata"]["labels"]
+    assert secret["stringData"] == {"TRIAL_TOKEN": TRIAL_TOKEN}  # only the sensitive variables
+    assert secret["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "name": "trial-3-17-0a1b2c3d",
+            "uid": "5f0c-uid",
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def test_submit_creates_the_job_then_its_secret_owned_by_it(kubernetes_api):
+    backend = kubernetes_backend(kubernetes_api)
+
+    handle, name = submitted(kubernetes_api, backend, TRIAL)
+
+    job = kubernetes_api.job(NAMESPACE, name)
+    assert TRIAL_TOKEN not in json.dumps(job)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    token_ref = next(variable for variable in container["env"] if variable["name"] == "TRIAL_TOKEN")
+    assert token_ref == {
+        "name": "TRIAL_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": f"{name}-env", "key": "TRIAL_TOKEN"}},
+    }
+    secret = kubernetes_api.secret(NAMESPACE, f"{name}-env")
+    assert kubernetes_api.secret_values(NAMESPACE, f"{name}-env") == {"TRIAL_TOKEN": TRIAL_TOKEN}
+    assert secret["type"] == "Opaque"
+    assert secret["metadata"]["labels"] == job["metadata"]["labels"]
+    (owner,) = secret["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("Job", name, job["metadata"]["uid"])
+    # The Job first: the Secret's owner reference needs the uid the API server gave it.
+    posts = [path for path, _ in kubernetes_api.calls("POST")]
+    assert posts == [f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs", f"/api/v1/namespaces/{NAMESPACE}/secrets"]
+    assert backend.status([handle])[handle].state is JobState.PENDING
+
+
+def test_a_job_without_sensitive_variables_gets_no_secret(kubernetes_api):
+    submitted(kubernetes_api, kubernetes_backend(kubernetes_api), PLAIN)
+
+    assert kubernetes_api.calls("POST", r"/secrets$") == []
+    assert kubernetes_api.secrets == {}
+
+
+def test_a_failed_secret_creation_deletes_the_job_and_raises(kubernetes_api):
+    backend = kubernetes_backend(kubernetes_api)
+    kubernetes_api.fail("POST", r"/secrets$", 403)  # e.g. the worker's Role lacks "create secrets"
+
+    with pytest.raises(ApiException) as raised:
+        backend.submit(TRIAL)
+
+    assert raised.value.status == 403
+    assert len(kubernetes_api.calls("POST", r"/jobs$")) == 1  # created, then taken back
+    (delete,) = kubernetes_api.calls("DELETE")
+    assert delete[0].startswith(f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs/trial-3-17-")
+    assert delete[1]["propagationPolicy"] == ["Background"]
+    assert kubernetes_api.jobs == {}
+
+
+def test_the_secret_goes_with_its_job_when_cancelled(kubernetes_api):
+    backend = kubernetes_backend(kubernetes_api)
+    handle, name = submitted(kubernetes_api, backend, TRIAL)
+    kubernetes_api.set_status(NAMESPACE, name, {"active": 1, "ready": 1})
+
+    backend.cancel(handle, reason="experiment stopped")
+
+    # Kubernetes' garbage collector deletes the owned Secret; the backend deletes only the Job.
+    assert (NAMESPACE, f"{name}-env") not in kubernetes_api.secrets
+    assert kubernetes_api.calls("DELETE", r"/secrets/") == []

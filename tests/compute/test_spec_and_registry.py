@@ -38,6 +38,11 @@ def test_a_valid_spec_is_frozen_and_keeps_its_command_as_a_tuple():
         job.name = "other"
 
 
+def test_sensitive_env_defaults_to_none_and_is_kept_as_a_frozenset():
+    assert spec().sensitive_env == frozenset()
+    assert spec(env={"TOKEN": "x", "URL": "y"}, sensitive_env=["TOKEN"]).sensitive_env == frozenset({"TOKEN"})
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -64,6 +69,9 @@ def test_a_valid_spec_is_frozen_and_keeps_its_command_as_a_tuple():
         ({"labels": {"Example.COM/team": "x"}}, "JobSpec.labels"),
         ({"labels": {"team": "x" * 64}}, "JobSpec.labels"),
         ({"resources": {"vcpu": 1}}, "JobSpec.resources"),
+        ({"env": {"PORTAL_URL": "x"}, "sensitive_env": frozenset({"TRIAL_TOKEN"})}, "JobSpec.sensitive_env"),
+        ({"secret_env": {"TOKEN": SecretRef("s", "k")}, "sensitive_env": {"TOKEN"}}, "JobSpec.sensitive_env"),
+        ({"env": {"TOKEN": "x"}, "sensitive_env": "TOKEN"}, "JobSpec.sensitive_env"),
     ],
 )
 def test_a_bad_spec_is_refused_naming_the_field(changes, field):

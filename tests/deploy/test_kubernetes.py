@@ -24,6 +24,8 @@ WORKER_PERMISSIONS = {
     ("batch", "jobs"): MANAGE,
     ("", "pods"): READ,
     ("", "pods/log"): READ,
+    ("", "secrets"): {"create"},  # a trial Job's token Secret, owned by the Job; never read
+    ("batch", "jobs/finalizers"): {"update"},
 }
 QUEUES = {"default", "ingest", "screening", "hpo", "deploy"}
 
@@ -391,8 +393,9 @@ def test_worker_service_account_is_bound_to_its_role(overlay):
     for (group, resource), verbs in WORKER_PERMISSIONS.items():
         missing = verbs - granted.get((group, resource), set())
         assert not missing, f"the worker may not {sorted(missing)} {resource} ({group or 'core'})"
-    # Least privilege: nothing beyond what the workers need, and never secrets or wildcards.
-    assert set(granted) == set(WORKER_PERMISSIONS), f"unexpected grants: {set(granted) - set(WORKER_PERMISSIONS)}"
+    # Least privilege: nothing beyond what the workers need, no wildcards, and Secrets only created.
+    assert granted == WORKER_PERMISSIONS, f"unexpected grants: {set(granted) - set(WORKER_PERMISSIONS)}"
+    assert granted[("", "secrets")] == {"create"}
     assert all("*" not in verbs for verbs in granted.values())
     assert not overlay.all("ClusterRole")
     assert not overlay.all("ClusterRoleBinding")
