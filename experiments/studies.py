@@ -9,18 +9,23 @@ many trials to start), and the trial rows record what Optuna has been told (`Tri
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import optuna
 from django.conf import settings
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
+from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState, create_trial
+from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from .core.optimiser import create_study, enqueue_warm_start, make_pruner
+from .core.optimiser import create_study, enqueue_warm_start, make_pruner, make_sampler
 from .core.spec import ExperimentSpec, parse_spec
 
 logger = logging.getLogger(__name__)
@@ -28,6 +33,8 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 _lock = threading.Lock()
 _storages: dict[str, BaseStorage] = {}
+# Stands in while a study is loaded, until the real sampler (which needs the number of trials) is made.
+_PLACEHOLDER_SAMPLER = optuna.samplers.RandomSampler()
 
 
 def storage_url(database: dict[str, Any] | None = None) -> str:
@@ -81,8 +88,36 @@ def spec_of(experiment) -> ExperimentSpec:
 
 
 def open_study(experiment, spec: ExperimentSpec | None = None) -> optuna.Study:
-    """The experiment's study with its real sampler (for asking); created on first use."""
-    return create_study(spec or spec_of(experiment), get_storage(), experiment.study_name)
+    """The experiment's study with its real sampler (for asking); created on first use.
+
+    Every step opens it, so an existing study is loaded the short way: the same checks and the same
+    sampler as `create_study` (seeded with the spec's seed + the number of trials so far), without its
+    attempt to create the study first or its read of every trial just to count them.
+    """
+    spec = spec or spec_of(experiment)
+    storage = get_storage()
+    try:
+        study = optuna.Study(experiment.study_name, storage, sampler=_PLACEHOLDER_SAMPLER, pruner=make_pruner(spec))
+    except KeyError:  # not created yet
+        return create_study(spec, storage, experiment.study_name)
+    found = [d.name.lower() for d in study.directions]
+    if found != spec.directions:
+        raise ValueError(
+            f"study {experiment.study_name!r} exists with directions {found}, but the spec has {spec.directions}"
+        )
+    study.sampler = make_sampler(spec, seed_offset=count_trials(storage, study._study_id))
+    return study
+
+
+def count_trials(storage: BaseStorage, study_id: int) -> int:
+    """How many trials the study has (one COUNT on an RDB storage)."""
+    engine = getattr(getattr(storage, "_backend", storage), "engine", None)
+    if engine is None:
+        return len(storage.get_all_trials(study_id, deepcopy=False))
+    with engine.connect() as connection:
+        return connection.execute(
+            select(func.count()).select_from(models.TrialModel).where(models.TrialModel.study_id == study_id)
+        ).scalar_one()
 
 
 def light_study(experiment, spec: ExperimentSpec | None = None) -> optuna.Study:
@@ -132,12 +167,35 @@ def tell(study: optuna.Study, number: int, state: str, values: Sequence[float] |
     optuna_state = OPTUNA_STATE[state]
     if optuna_state == TrialState.PRUNED and values:
         values = None  # Optuna takes a pruned trial's value from its last intermediate value
-    study.tell(
-        number,
-        values=list(values) if optuna_state == TrialState.COMPLETE and values is not None else None,
-        state=optuna_state,
-        skip_if_finished=True,
-    )
+    told = list(values) if optuna_state == TrialState.COMPLETE and values is not None else None
+    if optuna_state != TrialState.PRUNED and type(study.sampler).after_trial is BaseSampler.after_trial:
+        _tell_directly(study, number, optuna_state, told)
+        return
+    study.tell(number, values=told, state=optuna_state, skip_if_finished=True)
+
+
+def _tell_directly(study: optuna.Study, number: int, state: TrialState, values: list[float] | None) -> None:
+    """What `Study.tell(..., skip_if_finished=True)` does for a complete or failed trial when the sampler
+    has nothing to do after a trial, in one write instead of reading the trial before and after it.
+
+    The trials told here were asked (or made running for a retry), never left waiting in the queue.
+    """
+    if state == TrialState.COMPLETE:
+        if values is None:
+            raise ValueError("No values were told. Values are required when state is TrialState.COMPLETE.")
+        if any(math.isnan(float(v)) for v in values) or len(values) != len(study.directions):
+            raise ValueError(f"cannot tell values {values} to a study with {len(study.directions)} objective(s)")
+        values = [float(v) for v in values]
+    study._thread_local.cached_all_trials = None
+    storage = study._storage
+    try:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    except KeyError as exc:
+        raise ValueError(f"Cannot tell for trial with number {number} since it has not been created.") from exc
+    try:
+        storage.set_trial_state_values(trial_id, state, values)
+    except UpdateFinishedTrialError:  # already finished: skipped, as skip_if_finished does
+        logger.debug("trial %s was already finished; not told again", number)
 
 
 def report(study: optuna.Study, optuna_trial_id: int, step: int, value: float) -> bool:

@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from models_registry import packages
@@ -57,8 +59,7 @@ def job_payload(trial: Trial, base_url: str) -> dict[str, Any]:
     """What the job needs to run: its spec and parameters, and where to report. Marks the trial started."""
     _require_running(trial)
     now = timezone.now()
-    Trial.objects.filter(pk=trial.pk, started_at__isnull=True).update(started_at=now)
-    Trial.objects.filter(pk=trial.pk).update(heartbeat_at=now)
+    Trial.objects.filter(pk=trial.pk).update(started_at=Coalesce("started_at", Value(now)), heartbeat_at=now)
     spec = trial.experiment.spec
     urls = {name: f"{base_url}/api/trials/{trial.pk}/{name}/" for name in
             ("dataset", "report", "heartbeat", "package", "complete", "fail")}  # fmt: skip
@@ -166,7 +167,7 @@ def finish(
         trial = Trial.objects.select_for_update().filter(pk=trial_id).first()
         if trial is None or trial.state not in from_states:
             return None
-        experiment = Experiment.objects.only("spec", "status").get(pk=trial.experiment_id)
+        experiment = Experiment.objects.only("spec", "status", "study_name").get(pk=trial.experiment_id)
         trial.state = state
         trial.reason = reason[:4000]
         trial.finished_at = timezone.now()
@@ -184,6 +185,7 @@ def finish(
         ):
             trial.retry = Trial.Retry.WANTED
         trial.save()
+    trial.experiment = experiment  # what telling Optuna needs, without fetching it again
     tell(trial)
     queue_step(trial.experiment_id)
     return trial

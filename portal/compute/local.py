@@ -104,7 +104,9 @@ class LocalBackend(ComputeBackend):
         handle = uuid.uuid4().hex
         jobdir = self.root / handle
         jobdir.mkdir()
-        local_runner.write_json_atomic(
+        # Written whole before the runner starts, made durable (fsync) once it has started: the runner
+        # never reads it, so the job need not wait for the disk.
+        _write_json_atomic_unsynced(
             jobdir / SPEC_FILE,
             {
                 "name": spec.name,
@@ -139,6 +141,7 @@ class LocalBackend(ComputeBackend):
             shutil.rmtree(jobdir, ignore_errors=True)
             raise
         local_runner.write_json_atomic(jobdir / local_runner.PID_FILE, {"pid": process.pid})
+        _fsync(jobdir / SPEC_FILE)
         with _started_lock:
             _started[handle] = process
         return handle
@@ -257,6 +260,22 @@ class LocalBackend(ComputeBackend):
             for child in range(min(array_size, MAX_CHILD_LOGS))
         }
         return join_child_logs(tails, tail_bytes)
+
+
+def _write_json_atomic_unsynced(path: Path, data: dict) -> None:
+    """`local_runner.write_json_atomic` without the fsync (readers still see the whole file or none)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w") as out:
+        json.dump(data, out)
+    os.replace(tmp, path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_json(path: Path) -> dict | None:
