@@ -25,7 +25,6 @@ from .core.spec import SpecError, parse_spec
 from .forms import ExperimentForm
 from .models import Experiment, Trial
 
-LOG_PREVIEW_BYTES = 256 * 1024
 TRIAL_ROWS = 500
 
 
@@ -177,7 +176,7 @@ def trial_log(request: HttpRequest, experiment_id: int, trial_id: int) -> HttpRe
     text = ""
     if trial.job_handle:
         try:
-            text = jobs.backend_for(trial.backend).logs(trial.job_handle, tail_bytes=LOG_PREVIEW_BYTES)
+            text = jobs.logs(trial)
         except Exception as exc:  # the backend may be unreachable from here; say so rather than fail
             text = f"(the log could not be read from the {trial.backend} backend: {exc})"
     return HttpResponse(text or "(no output yet)", content_type="text/plain; charset=utf-8")

@@ -106,7 +106,7 @@ class LocalBackend(ComputeBackend):
         jobdir.mkdir()
         # Written whole before the runner starts, made durable (fsync) once it has started: the runner
         # never reads it, so the job need not wait for the disk.
-        _write_json_atomic_unsynced(
+        local_runner.write_json_atomic(
             jobdir / SPEC_FILE,
             {
                 "name": spec.name,
@@ -119,6 +119,7 @@ class LocalBackend(ComputeBackend):
                 "labels": spec.labels,
                 "submitted_at": time.time(),
             },
+            sync=False,
         )
         args = [self.python, "-P", local_runner.__file__, str(jobdir), "--grace", str(self.cancel_grace_seconds)]
         if spec.array_size is not None:
@@ -260,14 +261,6 @@ class LocalBackend(ComputeBackend):
             for child in range(min(array_size, MAX_CHILD_LOGS))
         }
         return join_child_logs(tails, tail_bytes)
-
-
-def _write_json_atomic_unsynced(path: Path, data: dict) -> None:
-    """`local_runner.write_json_atomic` without the fsync (readers still see the whole file or none)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as out:
-        json.dump(data, out)
-    os.replace(tmp, path)
 
 
 def _fsync(path: Path) -> None:

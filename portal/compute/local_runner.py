@@ -29,13 +29,15 @@ PID_FILE = "pid"
 CANCEL_FILE = "cancelled.json"  # written by the backend's cancel; no new child starts once it exists
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write `data` so readers see the old file or the whole new one, never a part."""
+def write_json_atomic(path: Path, data: dict, *, sync: bool = True) -> None:
+    """Write `data` so readers see the old file or the whole new one, never a part; `sync=False`
+    leaves making it durable (fsync) to the caller."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w") as out:
         json.dump(data, out)
-        out.flush()
-        os.fsync(out.fileno())
+        if sync:
+            out.flush()
+            os.fsync(out.fileno())
     os.replace(tmp, path)
 
 
