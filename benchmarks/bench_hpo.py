@@ -74,6 +74,9 @@ def call(method, name, body=None):
     connection.request(method, f"{path}/{name}/", body=data, headers=headers)
     response = connection.getresponse()
     payload = response.read()
+    if response.status == 503:  # not ready (e.g. parameters still coming): ask again, as the portal says
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+        return call(method, name, body)
     if response.status != 200:
         raise SystemExit(f"{method} {name}: HTTP {response.status}: {payload[:500]!r}")
     return json.loads(payload)
@@ -193,8 +196,8 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
 def cpu_snapshot(roots: dict[str, int]) -> dict[str, float]:
     """CPU seconds so far of the portal's processes by role, and of PostgreSQL's backends on our database.
 
-    A trial's runner and job are waited for by the worker's pool process that started them, so
-    their time is in that process's children's time (once reaped, which happens at the next submit).
+    A trial's runner is forked by the local backend's runner server (a child of the worker's pool
+    process) and its job is the runner's child: their time is in the server's children's time.
     """
     stats = {int(e.name): _stat(int(e.name)) for e in os.scandir("/proc") if e.name.isdigit()}
     stats = {pid: s for pid, s in stats.items() if s is not None}
@@ -210,11 +213,10 @@ def cpu_snapshot(roots: dict[str, int]) -> dict[str, float]:
                 tree.append(current)
                 todo += children.get(current, [])
         if role == "worker":
-            pool = children.get(root, [])
             out["Celery worker"] = sum(stats[pid][1] for pid in tree if not _is_trial(pid))
-            out["trial processes (runner + job)"] = sum(stats[pid][2] for pid in pool) + sum(
-                stats[pid][1] for pid in tree if _is_trial(pid)
-            )
+            # the runner server, and the runners still going; each one's ended children are in its
+            # children's time (a job in its runner's, a runner in the server's once reaped)
+            out["trial processes (runner + job)"] = sum(stats[pid][1] + stats[pid][2] for pid in tree if _is_trial(pid))
         else:
             out[role] = sum(stats[pid][1] for pid in tree)
     database = DATABASE_URL.rpartition("/")[2]

@@ -3,23 +3,31 @@
 A step is safe to run any number of times, by any worker, at once: the decision — whether the
 budget is spent, how many trials to start — is taken under the experiment's row lock, which
 reserves trial rows (so two workers never over-launch); the reserved rows then get their
-parameters from Optuna and their jobs outside that lock (see `studies` for why). Steps are queued
+jobs and their parameters from Optuna outside that lock (see `studies` for why). Steps are queued
 after each finished trial and by the periodic reconcile, which also picks up rows a crashed worker
 left half-done.
+
+With Redis, a step task stays on as the experiment's driver (`drive`) while trials keep finishing:
+each finished trial wakes it at once (`wakeups`), and it steps again with the study still loaded —
+no task per trial, no reload — until nothing has happened for HPO_DRIVER_IDLE_SECONDS.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import optuna
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import jobs, studies, tokens, trials
+from . import jobs, studies, tokens, trials, wakeups
 from .core.optimiser import search_exhausted
 from .core.search_space import decode_params, suggest, validate_params
 from .core.spec import ExperimentSpec, SpecError
@@ -35,19 +43,103 @@ class Plan:
     ended: bool = False
 
 
-def step(experiment_id: int) -> str:
-    """Bring the experiment forward: end it if its budget is spent, else keep `parallelism` trials running."""
+@dataclass
+class Loaded:
+    """What a driver keeps between its steps: the parsed spec and the study with its sampler."""
+
+    spec: ExperimentSpec | None = None
+    study: optuna.Study | None = None
+
+
+STEPPED = "reserved"  # how the outcome of a step that leaves the experiment running begins
+
+
+def drive(experiment_id: int) -> str:
+    """A step task's work: one step, or with Redis a driver's run of them (see the module docstring).
+
+    The driver holds the experiment's lease while it runs, so there is one at a time (one process
+    asks Optuna faster than two racing for the same study); a task that finds the lease taken only
+    wakes the holder. It ends when the experiment is no longer running, after
+    HPO_DRIVER_IDLE_SECONDS without a wake-up, or after HPO_DRIVER_MAX_SECONDS (handing over to a
+    fresh task), so a worker process is held only while trials keep it busy.
+    """
+    channel = wakeups.channel()
+    if channel is None:
+        return step(experiment_id)
+    try:
+        lease = _take_lease(channel, experiment_id)
+    except redis.RedisError:
+        logger.warning("experiment %s: no driver lease (Redis); stepping once", experiment_id, exc_info=True)
+        return step(experiment_id)
+    if lease is None:
+        return "skipped: another worker drives it"
+    try:
+        outcome, steps = _drive(channel, experiment_id, lease)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            channel.release(experiment_id, lease)
+    with contextlib.suppress(redis.RedisError):
+        if outcome.startswith(STEPPED) and channel.pending(experiment_id):  # woken as the lease went
+            trials.queue_step(experiment_id)
+    return f"{outcome} (step {steps} of this driver)"
+
+
+def _take_lease(channel: wakeups.Wakeups, experiment_id: int) -> str | None:
+    """Our lease token, or None once the current holder has been woken (it will step)."""
+    while True:
+        lease = channel.acquire(experiment_id)
+        if lease is not None:
+            return lease
+        channel.notify(experiment_id)
+        if channel.driven(experiment_id):  # still held after our wake-up: the holder sees it
+            return None
+
+
+def _drive(channel: wakeups.Wakeups, experiment_id: int, lease: str) -> tuple[str, int]:
+    loaded = Loaded()
+    started = last_event = time.monotonic()
+    idle, longest = settings.HPO_DRIVER_IDLE_SECONDS, settings.HPO_DRIVER_MAX_SECONDS
+    steps = 0
+    while True:
+        outcome = step(experiment_id, loaded)
+        steps += 1
+        if not outcome.startswith(STEPPED):
+            return outcome, steps
+        while True:
+            now = time.monotonic()
+            if now - started >= longest or now - last_event >= idle:
+                return outcome, steps
+            try:
+                woken = channel.wait(experiment_id, timeout=min(idle - (now - last_event), wakeups.LEASE_SECONDS / 3))
+                if not channel.renew(experiment_id, lease):
+                    return f"{outcome}; the lease went to another driver", steps
+            except redis.RedisError:
+                logger.warning("experiment %s: Redis failed; the driver stops", experiment_id, exc_info=True)
+                return outcome, steps
+            if woken:
+                last_event = time.monotonic()
+                break
+
+
+def step(experiment_id: int, loaded: Loaded | None = None) -> str:
+    """Bring the experiment forward: end it if its budget is spent, else keep `parallelism` trials running.
+
+    `loaded` (a driver's) keeps the spec and study from one step to the next.
+    """
     experiment = Experiment.objects.select_related("team").filter(pk=experiment_id).first()
     if experiment is None:
         return "skipped: no such experiment"
-    trials.tell_pending(experiment)
     if experiment.status not in (Experiment.Status.QUEUED, Experiment.Status.RUNNING):
+        trials.tell_pending(experiment)
         return f"skipped: {experiment.status}"
-    spec = studies.spec_of(experiment)
+    loaded = loaded if loaded is not None else Loaded()
+    spec = loaded.spec = loaded.spec or studies.spec_of(experiment)
     try:
-        study = studies.open_study(experiment, spec)
+        study = loaded.study = loaded.study or studies.open_study(experiment, spec)
         if not experiment.warm_started:
             _warm_start(experiment, spec, study)
+        if isinstance(study.sampler, optuna.samplers.GridSampler):
+            trials.tell_pending(experiment)  # a grid is exhausted by trials Optuna knows have finished
         exhausted = search_exhausted(study)
     except Exception as exc:
         logger.exception("experiment %s: the study could not be opened", experiment_id)
@@ -55,7 +147,14 @@ def step(experiment_id: int) -> str:
         return "failed"
     plan = _plan(experiment_id, spec, exhausted)
     if plan.ended:
+        trials.tell_pending(experiment)
         return "ended"
+    # Jobs first, then their parameters: a job takes a while to start (a process, a container), and
+    # asking Optuna meanwhile hides one behind the other; its first call waits for them if need be.
+    # Optuna must know every finished trial before it is asked (whoever finished it may still be
+    # telling it, and a crash may have kept it from doing so).
+    submitted = submit_pending(experiment_id)
+    trials.tell_pending(experiment)
     for trial_id in plan.reserved:
         try:
             fill(trial_id, study, spec)
@@ -63,8 +162,7 @@ def step(experiment_id: int) -> str:
             logger.exception("experiment %s: asking Optuna for a trial failed", experiment_id)
             end_experiment(experiment_id, Experiment.Status.FAILED, f"the sampler failed: {exc}")
             return "failed"
-    submitted = submit_pending(experiment_id)
-    return f"reserved {len(plan.reserved)}, submitted {submitted}"
+    return f"{STEPPED} {len(plan.reserved)}, submitted {submitted}"
 
 
 def _warm_start(experiment: Experiment, spec: ExperimentSpec, study) -> None:
@@ -163,7 +261,7 @@ def _tally(n: dict[str, int]) -> str:
 def fill(trial_id: int, study, spec: ExperimentSpec) -> None:
     """Give a reserved trial row its Optuna trial: a new ask, or a copy of the failed trial it retries."""
     trial = Trial.objects.select_related("retry_of").filter(pk=trial_id).first()
-    if trial is None or trial.state != Trial.State.PENDING or trial.optuna_trial_id is not None:
+    if trial is None or trial.state not in Trial.ACTIVE or trial.optuna_trial_id is not None:
         return
     if trial.retry_of is not None:
         frozen = studies.create_retry(study, trial.retry_of.optuna_trial_id, trial.retry_of.number)
@@ -171,28 +269,30 @@ def fill(trial_id: int, study, spec: ExperimentSpec) -> None:
     else:
         asked = studies.ask(study)
         number, optuna_id, params = asked.number, asked._trial_id, suggest(asked, spec)
-    recorded = Trial.objects.filter(pk=trial_id, state=Trial.State.PENDING, optuna_trial_id__isnull=True).update(
+    recorded = Trial.objects.filter(pk=trial_id, state__in=Trial.ACTIVE, optuna_trial_id__isnull=True).update(
         number=number, optuna_trial_id=optuna_id, params=params
     )
-    if not recorded:  # cancelled, or filled by another worker meanwhile: this Optuna trial is not used
+    if not recorded:  # finished, or filled by another worker meanwhile: this Optuna trial is not used
         studies.tell(study, number, Trial.State.CANCELLED, None)
 
 
 def submit_pending(experiment_id: int) -> int:
-    ids = Trial.objects.filter(
-        experiment_id=experiment_id, state=Trial.State.PENDING, optuna_trial_id__isnull=False, job_handle=""
-    ).values_list("pk", flat=True)
+    ids = Trial.objects.filter(experiment_id=experiment_id, state=Trial.State.PENDING, job_handle="").values_list(
+        "pk", flat=True
+    )
     return sum(submit(trial_id) for trial_id in list(ids))
 
 
 def submit(trial_id: int) -> bool:
-    """Submit the job of a pending trial (once: the row lock and the handle guard it), with a fresh token."""
+    """Submit the job of a pending trial (once: the row lock and the handle guard it), with a fresh token.
+
+    Its parameters may come a moment later (`fill`): the job's first call waits for them."""
     error = None
     with transaction.atomic():
         trial = (
             Trial.objects.select_for_update(of=("self",)).select_related("experiment__team").filter(pk=trial_id).first()
         )
-        if trial is None or trial.state != Trial.State.PENDING or trial.job_handle or trial.optuna_trial_id is None:
+        if trial is None or trial.state != Trial.State.PENDING or trial.job_handle:
             return False
         if trial.experiment.status != Experiment.Status.RUNNING:
             return False

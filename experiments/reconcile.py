@@ -29,7 +29,7 @@ from .storage_keys import trial_log_key
 
 logger = logging.getLogger(__name__)
 # A reserved trial row older than this without its Optuna trial was left by a crashed step.
-FILL_GRACE_SECONDS = 60
+FILL_GRACE_SECONDS = 30
 
 
 def reconcile_all() -> dict[str, int]:
@@ -151,9 +151,9 @@ def check_deadlines(experiment: Experiment) -> None:
 
 
 def refill(experiment: Experiment) -> None:
-    """Reserved rows a crashed step never gave an Optuna trial get one now."""
+    """Reserved rows (their job maybe submitted) a crashed step never gave an Optuna trial get one now."""
     cutoff = timezone.now() - timedelta(seconds=FILL_GRACE_SECONDS)
-    stuck = experiment.trials.filter(state=Trial.State.PENDING, optuna_trial_id__isnull=True, created_at__lt=cutoff)
+    stuck = experiment.trials.filter(state__in=Trial.ACTIVE, optuna_trial_id__isnull=True, created_at__lt=cutoff)
     ids = list(stuck.values_list("pk", flat=True))
     if not ids:
         return

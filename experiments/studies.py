@@ -174,28 +174,46 @@ def tell(study: optuna.Study, number: int, state: str, values: Sequence[float] |
     study.tell(number, values=told, state=optuna_state, skip_if_finished=True)
 
 
+def tell_trial(experiment, optuna_trial_id: int, number: int, state: str, values: Sequence[float] | None) -> None:
+    """`tell` for a trial of `experiment` known by its Optuna id: a complete or failed trial is one
+    write, without loading the study (what every finished trial costs the portal); a pruned one goes
+    through `Study.tell`, which takes its value from the intermediate values."""
+    optuna_state = OPTUNA_STATE[state]
+    if optuna_state == TrialState.PRUNED:
+        tell(light_study(experiment), number, state, values)
+        return
+    told = list(values) if optuna_state == TrialState.COMPLETE and values is not None else None
+    _set_outcome(get_storage(), optuna_trial_id, len(experiment.spec["objective"]), optuna_state, told)
+
+
 def _tell_directly(study: optuna.Study, number: int, state: TrialState, values: list[float] | None) -> None:
     """What `Study.tell(..., skip_if_finished=True)` does for a complete or failed trial when the sampler
     has nothing to do after a trial, in one write instead of reading the trial before and after it.
 
     The trials told here were asked (or made running for a retry), never left waiting in the queue.
     """
-    if state == TrialState.COMPLETE:
-        if values is None:
-            raise ValueError("No values were told. Values are required when state is TrialState.COMPLETE.")
-        if any(math.isnan(float(v)) for v in values) or len(values) != len(study.directions):
-            raise ValueError(f"cannot tell values {values} to a study with {len(study.directions)} objective(s)")
-        values = [float(v) for v in values]
     study._thread_local.cached_all_trials = None
     storage = study._storage
     try:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     except KeyError as exc:
         raise ValueError(f"Cannot tell for trial with number {number} since it has not been created.") from exc
+    _set_outcome(storage, trial_id, len(study.directions), state, values)
+
+
+def _set_outcome(
+    storage: BaseStorage, trial_id: int, n_objectives: int, state: TrialState, values: list[float] | None
+) -> None:
+    if state == TrialState.COMPLETE:
+        if values is None:
+            raise ValueError("No values were told. Values are required when state is TrialState.COMPLETE.")
+        if any(math.isnan(float(v)) for v in values) or len(values) != n_objectives:
+            raise ValueError(f"cannot tell values {values} to a study with {n_objectives} objective(s)")
+        values = [float(v) for v in values]
     try:
         storage.set_trial_state_values(trial_id, state, values)
     except UpdateFinishedTrialError:  # already finished: skipped, as skip_if_finished does
-        logger.debug("trial %s was already finished; not told again", number)
+        logger.debug("Optuna trial %s was already finished; not told again", trial_id)
 
 
 def report(study: optuna.Study, optuna_trial_id: int, step: int, value: float) -> bool:

@@ -13,8 +13,8 @@ RECONCILE_LOCK = "experiments:reconcile"
 
 @shared_task(name="experiments.tasks.experiment_step", acks_late=True, reject_on_worker_lost=True)
 def experiment_step(experiment_id: int) -> str:
-    """Keep the experiment's trials running, or end it when its budget is spent."""
-    return launcher.step(experiment_id)
+    """Keep the experiment's trials running, or end it when its budget is spent (see `launcher.drive`)."""
+    return launcher.drive(experiment_id)
 
 
 @shared_task(name="experiments.tasks.experiment_finalise", acks_late=True, reject_on_worker_lost=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -26,7 +27,7 @@ from django.utils import timezone
 
 from models_registry import packages
 
-from . import studies
+from . import studies, wakeups
 from .models import Experiment, Trial
 from .storage_keys import trial_package_key
 
@@ -37,17 +38,32 @@ class TrialConflict(Exception):
     """The trial is not in a state that allows this report (e.g. it already finished)."""
 
 
+class ParamsNotReady(Exception):
+    """The trial's job started before Optuna gave the trial its parameters, and they are still not
+    there (HTTP 503: the job asks again)."""
+
+
 def queue_step(experiment_id: int) -> None:
-    """Run the experiment's next step after the commit; a broker outage is left to the reconcile."""
+    """Run the experiment's next step after the commit (see `step_now`)."""
+    transaction.on_commit(lambda: step_now(experiment_id))
+
+
+def step_now(experiment_id: int) -> bool:
+    """Wake the experiment's driver if one runs (`wakeups`), else queue a step task; True when a
+    driver was woken. A broker outage is left to the periodic reconcile."""
     from .tasks import experiment_step
 
-    def send() -> None:
-        try:
-            experiment_step.delay(experiment_id)
-        except Exception:  # the periodic reconcile drives the experiment on
-            logger.warning("experiment %s: could not queue the next step", experiment_id, exc_info=True)
-
-    transaction.on_commit(send)
+    try:
+        channel = wakeups.channel()
+        if channel is not None and channel.wake(experiment_id):
+            return True
+    except Exception:  # no Redis: a task does it
+        logger.warning("experiment %s: could not wake its driver", experiment_id, exc_info=True)
+    try:
+        experiment_step.delay(experiment_id)
+    except Exception:  # the periodic reconcile drives the experiment on
+        logger.warning("experiment %s: could not queue the next step", experiment_id, exc_info=True)
+    return False
 
 
 def _require_running(trial: Trial) -> None:
@@ -55,9 +71,16 @@ def _require_running(trial: Trial) -> None:
         raise TrialConflict(f"trial {trial.pk} is {trial.state}")
 
 
-def job_payload(trial: Trial, base_url: str) -> dict[str, Any]:
-    """What the job needs to run: its spec and parameters, and where to report. Marks the trial started."""
+def job_payload(trial: Trial, base_url: str, *, wait_seconds: float | None = None) -> dict[str, Any]:
+    """What the job needs to run: its spec and parameters, and where to report. Marks the trial started.
+
+    A job is submitted before its trial is asked of Optuna (see `launcher.step`), so its first call
+    may come before the parameters: it waits for them up to `wait_seconds`
+    (TRIAL_PARAMS_WAIT_SECONDS), then `ParamsNotReady`.
+    """
     _require_running(trial)
+    if trial.optuna_trial_id is None:
+        _wait_for_params(trial, settings.TRIAL_PARAMS_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     now = timezone.now()
     Trial.objects.filter(pk=trial.pk).update(started_at=Coalesce("started_at", Value(now)), heartbeat_at=now)
     spec = trial.experiment.spec
@@ -76,6 +99,20 @@ def job_payload(trial: Trial, base_url: str) -> dict[str, Any]:
         "max_package_bytes": settings.TRIAL_MAX_PACKAGE_BYTES,
         "urls": urls,
     }
+
+
+def _wait_for_params(trial: Trial, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.005
+    while True:
+        trial.refresh_from_db(fields=["state", "number", "optuna_trial_id", "params"])
+        _require_running(trial)
+        if trial.optuna_trial_id is not None:
+            return
+        if time.monotonic() + pause > deadline:
+            raise ParamsNotReady(f"trial {trial.pk} has no parameters yet; ask again")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def heartbeat(trial: Trial) -> bool:
@@ -161,7 +198,7 @@ def finish(
     """Move an active trial to a final state, once; None when it had already left `from_states`.
 
     A failed trial gets a retry when the spec allows one more attempt and its experiment is still
-    running; Optuna is told and the experiment's next step queued after the commit.
+    running; after the commit the experiment's next step is queued and Optuna told.
     """
     with transaction.atomic():
         trial = Trial.objects.select_for_update().filter(pk=trial_id).first()
@@ -184,10 +221,15 @@ def finish(
             and experiment.status in Experiment.ACTIVE
         ):
             trial.retry = Trial.Retry.WANTED
-        trial.save()
+        trial.save(update_fields=["state", "reason", "finished_at", "told", "values", "value", "metrics", "retry"])
     trial.experiment = experiment  # what telling Optuna needs, without fetching it again
+    # The next step first, so it starts the next job meanwhile. A driver tells Optuna itself before
+    # it asks (see `launcher.step`); a step task may come later, and Optuna is told here.
+    if transaction.get_connection().in_atomic_block:
+        queue_step(trial.experiment_id)
+    elif step_now(trial.experiment_id):
+        return trial
     tell(trial)
-    queue_step(trial.experiment_id)
     return trial
 
 
@@ -196,7 +238,7 @@ def tell(trial: Trial) -> None:
     if trial.told or trial.optuna_trial_id is None or trial.number is None:
         return
     try:
-        studies.tell(studies.light_study(trial.experiment), trial.number, trial.state, trial.values)
+        studies.tell_trial(trial.experiment, trial.optuna_trial_id, trial.number, trial.state, trial.values)
     except Exception:  # the reconcile tells it again
         logger.warning("trial %s: telling Optuna failed", trial.pk, exc_info=True)
         return

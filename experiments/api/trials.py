@@ -37,6 +37,7 @@ from .serializers import (
 )
 
 CONFLICT = OpenApiResponse(description="The trial has already finished (or is not running): nothing changed.")
+NOT_READY = OpenApiResponse(description="The trial's parameters are not there yet (the job started first): ask again.")
 
 
 class TrialJobViewSet(viewsets.GenericViewSet):
@@ -57,13 +58,20 @@ class TrialJobViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         return data.validated_data
 
-    @extend_schema(request=None, responses={200: TrialJobSerializer, 409: CONFLICT}, summary="The trial's job")
+    @extend_schema(
+        request=None,
+        responses={200: TrialJobSerializer, 409: CONFLICT, 503: NOT_READY},
+        summary="The trial's job",
+    )
     @action(detail=True, methods=["get"])
     def job(self, request, pk=None):
         try:
             return Response(trials.job_payload(self.trial, request.build_absolute_uri("/").rstrip("/")))
         except trials.TrialConflict as exc:
             raise Conflict(str(exc)) from None
+        except trials.ParamsNotReady as exc:
+            body = error_body(503, "not_ready", str(exc))
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
 
     @extend_schema(
         request=None,

@@ -1,8 +1,9 @@
 """Jobs as processes on this host: the embedded default, needing no cloud and no container engine.
 
 Each job gets a directory under the backend's root, named by its handle (a uuid). A small runner
-(`local_runner`) is started in a new session, so the job and everything it starts form one process
-group; the runner writes the job's log, its pid and, when it ends, its exit code into that directory.
+(`local_runner`, forked by this process's runner server rather than started as a new interpreter)
+leads a new session, so the job and everything it starts form one process group; the runner writes
+the job's log, its pid and start time and, when it ends, its exit code into that directory.
 State therefore lives in files, not in this process: another Celery worker on the same host (with
 the same `COMPUTE_LOCAL_DIR`) reads it the same way:
 
@@ -55,9 +56,78 @@ START_GRACE_SECONDS = 60
 MAX_CHILD_LOGS = 10
 _HANDLE = re.compile(r"[0-9a-f]{32}")
 
-# Runner processes started by this process, kept so they are reaped (no zombies) and polled.
-_started: dict[str, subprocess.Popen] = {}
-_started_lock = threading.Lock()
+
+class RunnerServer:
+    """This process's `local_runner --serve`: it forks the job runners (see `local_runner`).
+
+    Started on first use and again if it died; one per Python executable. The runners are its
+    children (it reaps them), in sessions of their own, so they outlive this process as before.
+    """
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        self.process: subprocess.Popen | None = None
+        self.lock = threading.Lock()
+
+    def start(self, argv: list[str], env: Mapping[str, str], jobdir: Path) -> int:
+        """Fork a runner with `argv` (local_runner's arguments), `env` and `jobdir`; its pid."""
+        request = json.dumps({"argv": argv, "env": dict(env), "jobdir": str(jobdir)}).encode() + b"\n"
+        with self.lock:
+            for _attempt in range(2):  # a server that died since the last job is replaced once
+                process = self._running()
+                try:
+                    process.stdin.write(request)
+                    process.stdin.flush()
+                    answer = json.loads(process.stdout.readline() or b"null")
+                except (OSError, ValueError):
+                    answer = None
+                if isinstance(answer, dict) and isinstance(answer.get("pid"), int):
+                    return answer["pid"]
+                if isinstance(answer, dict) and answer.get("error"):
+                    raise OSError(f"the job runner could not be started: {answer['error']}")
+                self.stop()
+        raise OSError("the job runner server is not answering")
+
+    def _running(self) -> subprocess.Popen:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(
+                [self.python, "-I", "-S", local_runner.__file__, "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,  # the terminal's Ctrl-C is for the worker; the server ends with it
+            )
+        return self.process
+
+    def stop(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+            with contextlib.suppress(OSError):
+                self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+_servers: dict[str, RunnerServer] = {}
+_servers_lock = threading.Lock()
+
+
+def _runner_server(python: str) -> RunnerServer:
+    with _servers_lock:
+        server = _servers.get(python)
+        if server is None:
+            server = _servers[python] = RunnerServer(python)
+        return server
+
+
+def _forget_servers_in_child() -> None:
+    """A forked copy of this process (e.g. a Celery pool process) must start servers of its own: the
+    parent's pipes are the parent's."""
+    global _servers, _servers_lock
+    _servers, _servers_lock = {}, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_servers_in_child)
 
 
 def default_root() -> Path:
@@ -121,30 +191,19 @@ class LocalBackend(ComputeBackend):
             },
             sync=False,
         )
-        args = [self.python, "-P", local_runner.__file__, str(jobdir), "--grace", str(self.cancel_grace_seconds)]
+        args = [str(jobdir), "--grace", str(self.cancel_grace_seconds)]
         if spec.array_size is not None:
             args += ["--array-size", str(spec.array_size), "--parallelism", str(self.array_parallelism)]
         if spec.timeout_seconds is not None:
             args += ["--timeout", str(spec.timeout_seconds)]
-        _reap()
         try:
-            with (jobdir / "runner.log").open("wb") as runner_log:
-                process = subprocess.Popen(
-                    [*args, "--", *spec.command],
-                    cwd=jobdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=runner_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            pid = _runner_server(self.python).start([*args, "--", *spec.command], env, jobdir)
         except OSError:
             shutil.rmtree(jobdir, ignore_errors=True)
             raise
-        local_runner.write_json_atomic(jobdir / local_runner.PID_FILE, {"pid": process.pid})
+        start = local_runner.process_start_time(pid)
+        local_runner.write_json_atomic(jobdir / local_runner.PID_FILE, {"pid": pid, "start": start}, sync=False)
         _fsync(jobdir / SPEC_FILE)
-        with _started_lock:
-            _started[handle] = process
         return handle
 
     def _resolve_secrets(self, spec: JobSpec) -> dict[str, str]:
@@ -162,7 +221,6 @@ class LocalBackend(ComputeBackend):
     # -- status ---------------------------------------------------------------------------------
 
     def status(self, handles: Iterable[str]) -> dict[str, JobStatus]:
-        _reap()
         return {handle: self._status(handle) for handle in dict.fromkeys(handles)}
 
     def _jobdir(self, handle: str) -> Path | None:
@@ -180,13 +238,13 @@ class LocalBackend(ComputeBackend):
         cancelled = _read_json(jobdir / CANCEL_FILE)
         result = _read_json(jobdir / local_runner.EXIT_FILE)
         if cancelled is None and result is None:
-            pid = (_read_json(jobdir / local_runner.PID_FILE) or {}).get("pid")
-            if pid is None:
+            runner = _read_json(jobdir / local_runner.PID_FILE) or {}
+            if runner.get("pid") is None:
                 age = time.time() - spec.get("submitted_at", time.time())
                 if age < START_GRACE_SECONDS:
                     return JobStatus(JobState.PENDING, children=self._children(jobdir, array_size, JobState.PENDING))
                 return JobStatus(JobState.LOST, reason="the job was never started")
-            if _runner_alive(pid, jobdir.name):
+            if _runner_alive(runner, jobdir.name):
                 children = self._children(jobdir, array_size, JobState.PENDING)
                 return JobStatus(JobState.RUNNING, children=children)
             # It may have finished between the two reads.
@@ -235,17 +293,16 @@ class LocalBackend(ComputeBackend):
         if jobdir is None or self._status(handle).state.terminal:
             return  # unknown, finished, lost or already cancelled: its outcome stands
         local_runner.write_json_atomic(jobdir / CANCEL_FILE, {"reason": reason or "cancelled", "at": time.time()})
-        pid = (_read_json(jobdir / local_runner.PID_FILE) or {}).get("pid")
-        if pid is None or not _runner_alive(pid, jobdir.name):
+        runner = _read_json(jobdir / local_runner.PID_FILE) or {}
+        pid = runner.get("pid")
+        if pid is None or not _runner_alive(runner, jobdir.name):
             return  # not started yet: the runner sees the cancel file and starts nothing
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.cancel_grace_seconds
         while _group_alive(pid) and time.monotonic() < deadline:
-            _reap()
             time.sleep(0.05)
         if _group_alive(pid):
             _signal_group(pid, signal.SIGKILL)
-        _reap()
 
     # -- logs -----------------------------------------------------------------------------------
 
@@ -291,14 +348,6 @@ def _tail(path: Path, tail_bytes: int) -> str:
         return ""
 
 
-def _reap() -> None:
-    """Collect runners this process started that have ended, so none lingers as a zombie."""
-    with _started_lock:
-        for handle, process in list(_started.items()):
-            if process.poll() is not None:
-                del _started[handle]
-
-
 def _proc_stat(pid: int) -> tuple[str, int] | None:
     """(state, process group) from /proc, or None when the process does not exist."""
     try:
@@ -309,9 +358,11 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[2])
 
 
-def _runner_alive(pid: int, handle: str) -> bool:
-    """Is `pid` still the runner of job `handle`? Its command line names the job's directory, which
-    guards against a recycled pid."""
+def _runner_alive(runner: Mapping[str, Any], handle: str) -> bool:
+    """Is the process in the job's pid file (`runner`) still its runner? The start time recorded
+    with the pid guards against a recycled pid (older pid files without it: the command line, which
+    names the job's directory)."""
+    pid = runner["pid"]
     if not Path("/proc").is_dir():  # not Linux: best effort
         try:
             os.kill(pid, 0)
@@ -323,6 +374,8 @@ def _runner_alive(pid: int, handle: str) -> bool:
     stat = _proc_stat(pid)
     if stat is None or stat[0] in ("Z", "X"):
         return False
+    if runner.get("start") is not None:
+        return local_runner.process_start_time(pid) == runner["start"]
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:

@@ -1,12 +1,19 @@
 """Runs one local job and records its outcome in files, so any process on the host can read it.
 
     python -m portal.compute.local_runner JOBDIR [--array-size N] [--parallelism P] [--timeout S] -- CMD...
+    python -I -S local_runner.py --serve
 
-The local backend starts this in a new session (its own process group) and records its pid. It runs
-CMD (or N children of it, each with JOB_INDEX set) with output in JOBDIR/log.txt (log-<i>.txt per
-child), and when the job ends writes JOBDIR/exit.json atomically. Every process of the job stays in
-this process group, so ending the group ends the whole job; when the job ends, stray background
-processes it left are sent SIGTERM, as a container's would be.
+The runner leads a new session (its own process group) and records its pid. It runs CMD (or N
+children of it, each with JOB_INDEX set) with output in JOBDIR/log.txt (log-<i>.txt per child), and
+when the job ends writes JOBDIR/exit.json atomically. Every process of the job stays in this process
+group, so ending the group ends the whole job; when the job ends, stray background processes it left
+are sent SIGTERM, as a container's would be.
+
+`--serve` is how the local backend starts runners: a small process that reads one request per line
+on stdin ({"jobdir", "argv", "env"}) and forks a runner for each, answering {"pid"} on stdout. A
+forked runner starts in about a millisecond, where a fresh interpreter per job costs tens of
+milliseconds of CPU. The server ends when its stdin closes (its owner went away); the runners it
+started go on in their own sessions.
 
 Standard library only, and no imports from the portal: it starts fast and needs no settings.
 """
@@ -27,6 +34,16 @@ POLL_SECONDS = 0.05
 EXIT_FILE = "exit.json"
 PID_FILE = "pid"
 CANCEL_FILE = "cancelled.json"  # written by the backend's cancel; no new child starts once it exists
+
+
+def process_start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot, from /proc): with the pid it names one process,
+    even after the pid is reused. None where /proc is missing or the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
 
 
 def write_json_atomic(path: Path, data: dict, *, sync: bool = True) -> None:
@@ -95,7 +112,9 @@ class Runner:
             os.setpgid(0, 0)  # started by hand: lead a group of our own, so ending it ends nothing else
         signal.signal(signal.SIGTERM, self.on_sigterm)
         signal.signal(signal.SIGINT, self.on_sigterm)
-        write_json_atomic(self.jobdir / PID_FILE, {"pid": os.getpid()})
+        # not made durable: after a crash of the host the job is gone, whatever the file says
+        record = {"pid": os.getpid(), "start": process_start_time(os.getpid())}
+        write_json_atomic(self.jobdir / PID_FILE, record, sync=False)
         pending: list[int | None] = list(range(self.array_size)) if self.array_size else [None]
         deadline = time.monotonic() + self.timeout if self.timeout else None
         while pending or self.running:
@@ -195,13 +214,80 @@ class Runner:
                 os.killpg(os.getpgrp(), signum)
 
 
-def main(argv: list[str] | None = None) -> int:
+def serve() -> int:
+    """Fork a runner per request line on stdin until it closes (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the owner decides when this ends, by closing stdin
+    signal.signal(signal.SIGCHLD, lambda signum, frame: _reap_children())
+    requests, answers = sys.stdin.buffer, sys.stdout
+    for line in iter(requests.readline, b""):
+        try:
+            request = json.loads(line)
+            pid = os.fork()
+        except (ValueError, OSError) as exc:
+            answers.write(json.dumps({"error": str(exc)}) + "\n")
+            answers.flush()
+            continue
+        if pid == 0:
+            os._exit(_forked_runner(request))
+        answers.write(json.dumps({"pid": pid}) + "\n")
+        answers.flush()
+    return 0
+
+
+def _reap_children() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _forked_runner(request: dict) -> int:
+    """In the forked child: become the job's session leader with the job's directory, output and
+    environment, then run it as `main` would."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the runner waits for its own children
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.setsid()
+        jobdir = Path(request["jobdir"])
+        os.chdir(jobdir)
+        log = os.open(jobdir / "runner.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(null)
+        os.close(log)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        code = main(request["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m portal.compute.local_runner")
     parser.add_argument("jobdir", type=Path)
     parser.add_argument("--array-size", type=int)
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--timeout", type=float)
     parser.add_argument("--grace", type=float, default=5.0)
+    return parser
+
+
+PARSER = _parser()  # made once: a server's forked runners only parse
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = PARSER
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
         parser.error("give the command after --")
@@ -221,4 +307,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main())

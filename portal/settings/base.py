@@ -179,10 +179,17 @@ TRIAL_IMAGE = envs.env.str("TRIAL_IMAGE", default="trainer:latest")
 TRIAL_HEARTBEAT_SECONDS = envs.integer("TRIAL_HEARTBEAT_SECONDS", 30, minimum=1)
 TRIAL_STALE_SECONDS = envs.integer("TRIAL_STALE_SECONDS", 300, minimum=5)
 TRIAL_START_TIMEOUT_SECONDS = envs.integer("TRIAL_START_TIMEOUT_SECONDS", 3600, minimum=10)
+# A job starts while its trial is asked of Optuna; its first call waits this long for the parameters.
+TRIAL_PARAMS_WAIT_SECONDS = envs.integer("TRIAL_PARAMS_WAIT_SECONDS", 10, minimum=0)
 TRIAL_TOKEN_MARGIN_SECONDS = envs.integer("TRIAL_TOKEN_MARGIN_SECONDS", 3600, minimum=60)
 TRIAL_MAX_PACKAGE_BYTES = envs.integer("TRIAL_MAX_PACKAGE_BYTES", MAX_PACKAGE_BYTES, minimum=1)
 TRIAL_LOG_TAIL_BYTES = envs.integer("TRIAL_LOG_TAIL_BYTES", 1024 * 1024, minimum=1024)
 EXPERIMENT_RECONCILE_SECONDS = envs.integer("EXPERIMENT_RECONCILE_SECONDS", 30, minimum=1)
+# An experiment step stays on (with Redis) as its driver while its trials keep finishing, woken at
+# once by each, until it has been idle this long (0: one step per task) or has run for
+# HPO_DRIVER_MAX_SECONDS; it holds a worker process while it runs.
+HPO_DRIVER_IDLE_SECONDS = envs.integer("HPO_DRIVER_IDLE_SECONDS", 2, minimum=0)
+HPO_DRIVER_MAX_SECONDS = envs.integer("HPO_DRIVER_MAX_SECONDS", 600, minimum=1)
 
 CELERY_BEAT_SCHEDULE: dict = {
     "campaign-reconcile": {"task": "screening.tasks.campaign_reconcile", "schedule": CAMPAIGN_RECONCILE_SECONDS},

@@ -287,3 +287,38 @@ def test_cancelling_a_lost_job_leaves_it_lost(backend):
     backend.cancel(handle)
 
     assert backend.status([handle])[handle].state is JobState.LOST
+
+
+def test_runners_are_forked_by_a_server_that_is_replaced_when_it_dies(backend):
+    from portal.compute.local import _runner_server
+
+    first = backend.submit(JobSpec("one", IMAGE, python("print('one')")))
+    server = _runner_server(backend.python).process
+    assert server is not None
+    runner = json.loads(wait_for_file(backend.root / first / "pid"))
+    assert runner["start"] is not None  # the pid file names the process by its start time too
+    assert backend.wait([first], timeout=10)[first].state is JobState.SUCCEEDED
+
+    server.kill()
+    server.wait()
+    second = backend.submit(JobSpec("two", IMAGE, python("print('two')")))
+
+    assert backend.wait([second], timeout=10)[second].state is JobState.SUCCEEDED
+    assert backend.logs(second).strip() == "two"
+    assert _runner_server(backend.python).process.pid != server.pid
+
+
+def test_jobs_outlive_the_runner_server_and_a_recycled_pid_is_not_their_runner(backend):
+    from portal.compute.local import _runner_server
+
+    handle = backend.submit(JobSpec("long", IMAGE, python("import time; time.sleep(120)")))
+    record = json.loads(wait_for_file(backend.root / handle / "pid"))
+    _runner_server(backend.python).stop()  # as when the worker that owned it exits
+
+    assert backend.status([handle])[handle].state is JobState.RUNNING
+    (backend.root / handle / "pid").write_text(json.dumps({"pid": record["pid"], "start": record["start"] + 1}))
+    assert backend.status([handle])[handle].state is JobState.LOST  # same pid, another process
+    (backend.root / handle / "pid").write_text(json.dumps(record))
+    backend.cancel(handle)
+    wait_until_dead(record["pid"])
+    assert backend.status([handle])[handle].state is JobState.CANCELLED

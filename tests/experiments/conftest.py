@@ -36,8 +36,13 @@ def solubility_csv(world, solubility_csv_bytes) -> str:
 
 @pytest.fixture
 def eager_tasks(monkeypatch) -> list[tuple[str, tuple]]:
-    """Run the experiment tasks in this process when queued (never through Redis); returns the calls."""
+    """Run the experiment tasks in this process when queued (never through Redis); returns the calls.
+    A step does one step and returns (it does not stay on as a driver, which would block the test)."""
+    from django.conf import settings
+
     from experiments import tasks
+
+    monkeypatch.setattr(settings, "HPO_DRIVER_IDLE_SECONDS", 0)
 
     calls: list[tuple[str, tuple]] = []
     for task in (tasks.experiment_step, tasks.experiment_finalise, tasks.experiment_stop_jobs):

@@ -21,14 +21,20 @@ def client_with(token: str) -> APIClient:
 
 @pytest.fixture
 def tells(monkeypatch) -> list:
+    """Every outcome told to Optuna (through either entry point)."""
     calls = []
-    real = studies.tell
+    real_tell, real_tell_trial = studies.tell, studies.tell_trial
 
     def counting(study, number, state, values):
         calls.append((number, state, values))
-        return real(study, number, state, values)
+        return real_tell(study, number, state, values)
+
+    def counting_trial(experiment, optuna_trial_id, number, state, values):
+        calls.append((number, state, values))
+        return real_tell_trial(experiment, optuna_trial_id, number, state, values)
 
     monkeypatch.setattr(studies, "tell", counting)
+    monkeypatch.setattr(studies, "tell_trial", counting_trial)
     return calls
 
 
