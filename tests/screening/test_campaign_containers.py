@@ -55,7 +55,7 @@ def wait_for(campaign: Campaign, timeout: float = 120, reconcile: bool = False) 
 
 
 @pytest.fixture
-def small_library(world):
+def small_library(world, celery_worker_process):
     # Committed, so the session's worker ingests it (its own LIBRARY_SHARD_ROWS is the default).
     return make_library(world, NCI.read_bytes(), "nci.smi", by_worker=True, shard_rows=1700)
 
