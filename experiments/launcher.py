@@ -52,6 +52,7 @@ class Loaded:
 
 
 STEPPED = "reserved"  # how the outcome of a step that leaves the experiment running begins
+TELL_GRACE_SECONDS = 1.0  # how long a step waits for a just-finished trial to be told by its finisher
 
 
 def drive(experiment_id: int) -> str:
@@ -151,10 +152,10 @@ def step(experiment_id: int, loaded: Loaded | None = None) -> str:
         return "ended"
     # Jobs first, then their parameters: a job takes a while to start (a process, a container), and
     # asking Optuna meanwhile hides one behind the other; its first call waits for them if need be.
-    # Optuna must know every finished trial before it is asked (whoever finished it may still be
-    # telling it, and a crash may have kept it from doing so).
+    # Optuna must know every finished trial before it is asked: whoever finished one is telling it
+    # meanwhile (given a moment), and one a crash kept from being told is told here.
     submitted = submit_pending(experiment_id)
-    trials.tell_pending(experiment)
+    trials.tell_pending(experiment, grace_seconds=TELL_GRACE_SECONDS)
     for trial_id in plan.reserved:
         try:
             fill(trial_id, study, spec)

@@ -13,6 +13,7 @@ import math
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,22 +49,21 @@ def queue_step(experiment_id: int) -> None:
     transaction.on_commit(lambda: step_now(experiment_id))
 
 
-def step_now(experiment_id: int) -> bool:
-    """Wake the experiment's driver if one runs (`wakeups`), else queue a step task; True when a
-    driver was woken. A broker outage is left to the periodic reconcile."""
+def step_now(experiment_id: int) -> None:
+    """Wake the experiment's driver if one runs (`wakeups`), else queue a step task; a broker outage
+    is left to the periodic reconcile."""
     from .tasks import experiment_step
 
     try:
         channel = wakeups.channel()
         if channel is not None and channel.wake(experiment_id):
-            return True
+            return
     except Exception:  # no Redis: a task does it
         logger.warning("experiment %s: could not wake its driver", experiment_id, exc_info=True)
     try:
         experiment_step.delay(experiment_id)
     except Exception:  # the periodic reconcile drives the experiment on
         logger.warning("experiment %s: could not queue the next step", experiment_id, exc_info=True)
-    return False
 
 
 def _require_running(trial: Trial) -> None:
@@ -223,12 +223,9 @@ def finish(
             trial.retry = Trial.Retry.WANTED
         trial.save(update_fields=["state", "reason", "finished_at", "told", "values", "value", "metrics", "retry"])
     trial.experiment = experiment  # what telling Optuna needs, without fetching it again
-    # The next step first, so it starts the next job meanwhile. A driver tells Optuna itself before
-    # it asks (see `launcher.step`); a step task may come later, and Optuna is told here.
-    if transaction.get_connection().in_atomic_block:
-        queue_step(trial.experiment_id)
-    elif step_now(trial.experiment_id):
-        return trial
+    # The next step first, so it starts the next job while Optuna is told here (it waits for that
+    # before asking Optuna for the next trial: see `launcher.step`).
+    queue_step(trial.experiment_id)
     tell(trial)
     return trial
 
@@ -246,9 +243,23 @@ def tell(trial: Trial) -> None:
     trial.told = True
 
 
-def tell_pending(experiment: Experiment) -> int:
-    """Tell Optuna every finished trial it has not heard of (after a crash between commit and tell)."""
-    pending = list(experiment.trials.filter(state__in=Trial.FINISHED, told=False).select_related("experiment__team"))
+def tell_pending(experiment: Experiment, *, grace_seconds: float = 0) -> int:
+    """Tell Optuna every finished trial it has not heard of (after a crash between commit and tell).
+
+    Trials that finished less than `grace_seconds` ago are first given that long to be told by
+    whoever finished them (who tells right after queueing the next step), so they are not told
+    twice at once.
+    """
+    untold = experiment.trials.filter(state__in=Trial.FINISHED, told=False)
+    deadline = time.monotonic() + grace_seconds
+    pause = 0.002
+    while grace_seconds and time.monotonic() + pause < deadline:
+        recent = timezone.now() - timedelta(seconds=grace_seconds)
+        if not untold.filter(finished_at__gt=recent).exists():
+            break
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+    pending = list(untold.select_related("experiment__team"))
     for trial in pending:
         tell(trial)
     return len(pending)
