@@ -23,8 +23,8 @@ back over HTTP — side by side with Optuna's own `study.optimize(n_jobs=2)` on 
 The experiment (made by `experiments.services.experiment_create`) names a custom image and command;
 the spec refuses a custom image on the local backend, so it says `kubernetes`, and the benchmark's
 Celery worker maps that backend name to the local backend (`portal.compute.register_backend`): each
-trial runs as a local process group (runner + `python -I -S -c <job>`) exactly as the local backend
-runs jobs. Everything else is the portal's own code, unchanged.
+trial runs as a local process group (a runner forked by the backend's runner server, and
+`python -I -S -c <job>`) exactly as the local backend runs jobs. Everything else is the portal's own code, unchanged.
 
 It uses its own database (`bench`, created and migrated when missing), Redis database 14 and
 temporary storage and job folders. Run it on an idle machine: the portal's processes, the worker,
@@ -401,13 +401,13 @@ def phases(project: dict, parallelism: int) -> dict[str, list[float]]:
     rows = sorted(project["rows"], key=lambda row: row["created_at"])
     finished = sorted(row["finished_at"].timestamp() for row in rows)
     return {
-        "a completion committed → the next trial reserved (web: tell Optuna, queue; Celery; step: open study, plan)": [
+        "a completion committed → the next trial reserved (web: wake the driver; driver: plan)": [
             rows[i + parallelism]["created_at"].timestamp() - finished[i] for i in range(len(rows) - parallelism)
         ],
-        "reserved → job submitted (worker: ask + sample + suggest, token, start the runner)": [
+        "reserved → job submitted (driver: token, fork the runner)": [
             (row["submitted_at"] - row["created_at"]).total_seconds() for row in rows
         ],
-        "submitted → the job's first call (runner and job processes start, GET /job/)": [
+        "submitted → the job's first call answered (job starts while Optuna is told and asked)": [
             (row["started_at"] - row["submitted_at"]).total_seconds() for row in rows
         ],
         "first call → completion committed (the job's work, POST /complete/)": [
