@@ -67,11 +67,11 @@ def statuses(backend: str, handles: Iterable[str]) -> dict[str, JobStatus]:
 
 
 def cancel(trial: Trial, reason: str) -> None:
-    if trial.job_handle:
+    if trial.has_job:
         backend_for(trial.backend).cancel(trial.job_handle, reason=reason)
 
 
 def logs(trial: Trial) -> str:
-    if not trial.job_handle:
+    if not trial.has_job:
         return ""
     return backend_for(trial.backend).logs(trial.job_handle, tail_bytes=settings.TRIAL_LOG_TAIL_BYTES)

@@ -285,10 +285,14 @@ def submit_pending(experiment_id: int) -> int:
 
 
 def submit(trial_id: int) -> bool:
-    """Submit the job of a pending trial (once: the row lock and the handle guard it), with a fresh token.
+    """Submit the job of a pending trial, once, with a fresh token; True when it was submitted.
 
-    Its parameters may come a moment later (`fill`): the job's first call waits for them."""
-    error = None
+    In three moves, so the job never calls in before its token counts: under the row lock the trial
+    is claimed (`Trial.JOB_SUBMITTING`, which keeps any other worker from submitting it) and its
+    token's nonce committed; the job is submitted with no lock held; then the trial records the
+    handle and runs. The job's first call waits for that, and for the parameters, which may come a
+    moment later (`fill`). A trial cancelled meanwhile has its new job stopped.
+    """
     with transaction.atomic():
         trial = (
             Trial.objects.select_for_update(of=("self",)).select_related("experiment__team").filter(pk=trial_id).first()
@@ -301,22 +305,29 @@ def submit(trial_id: int) -> bool:
         trial.token_nonce = tokens.new_nonce()
         lifetime = trial.experiment.spec["trial_timeout_seconds"] + settings.TRIAL_TOKEN_MARGIN_SECONDS
         trial.token_expires_at = now + timedelta(seconds=lifetime)
-        token = tokens.issue(trial.pk, trial.token_nonce, trial.token_expires_at)
-        try:
-            handle = jobs.submit(trial, token)
-        except Exception as exc:
-            logger.exception("trial %s: submitting the job failed", trial_id)
-            error = f"could not submit the job to the {trial.backend} backend: {exc}"
-        else:
-            trial.job_handle = handle
-            trial.job_open = True
-            trial.state = Trial.State.RUNNING
-            trial.submitted_at = trial.heartbeat_at = now
-            trial.save()
-    if error is not None:
-        trials.finish(trial_id, Trial.State.FAILED, reason=error, from_states=(Trial.State.PENDING,))
+        trial.job_handle = Trial.JOB_SUBMITTING
+        trial.submitted_at = now
+        trial.save(update_fields=["token_nonce", "token_expires_at", "job_handle", "submitted_at"])
+    token = tokens.issue(trial.pk, trial.token_nonce, trial.token_expires_at)
+    try:
+        handle = jobs.submit(trial, token)
+    except Exception as exc:
+        logger.exception("trial %s: submitting the job failed", trial_id)
+        Trial.objects.filter(pk=trial_id, job_handle=Trial.JOB_SUBMITTING).update(job_handle="")
+        reason = f"could not submit the job to the {trial.backend} backend: {exc}"
+        trials.finish(trial_id, Trial.State.FAILED, reason=reason, from_states=(Trial.State.PENDING,))
         return False
-    return True
+    with transaction.atomic():
+        trial = Trial.objects.select_for_update(of=("self",)).select_related("experiment__team").get(pk=trial_id)
+        trial.job_handle, trial.job_open = handle, True
+        started = trial.state == Trial.State.PENDING
+        if started:
+            trial.state = Trial.State.RUNNING
+            trial.heartbeat_at = timezone.now()
+        trial.save(update_fields=["job_handle", "job_open", "state", "heartbeat_at"])
+    if not started:  # cancelled or failed while its job was being submitted
+        jobs.cancel(trial, reason=trial.reason or f"trial {trial.state}")
+    return started
 
 
 def end_experiment(experiment_id: int, outcome: str, reason: str) -> bool:

@@ -76,6 +76,8 @@ class Trial(models.Model):
 
     ACTIVE = (State.PENDING, State.RUNNING)
     FINISHED = (State.COMPLETE, State.PRUNED, State.FAILED, State.CANCELLED)
+    # `job_handle` while a worker submits the job (the claim that keeps two from submitting it)
+    JOB_SUBMITTING = "submitting"
 
     class Retry(models.TextChoices):
         NONE = "", "Not retried"
@@ -122,3 +124,8 @@ class Trial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment_id}/{self.number} (attempt {self.attempt})"
+
+    @property
+    def has_job(self) -> bool:
+        """A job was submitted for this trial (its handle is known)."""
+        return bool(self.job_handle) and self.job_handle != self.JOB_SUBMITTING

@@ -30,6 +30,9 @@ from .storage_keys import trial_log_key
 logger = logging.getLogger(__name__)
 # A reserved trial row older than this without its Optuna trial was left by a crashed step.
 FILL_GRACE_SECONDS = 30
+# A trial claimed for submission this long ago whose job handle was never recorded was left by a
+# crashed step (a submission takes seconds at most, even to AWS Batch or Kubernetes).
+SUBMIT_GRACE_SECONDS = 300
 
 
 def reconcile_all() -> dict[str, int]:
@@ -128,8 +131,17 @@ def collect_log(trial: Trial) -> str:
 
 
 def check_deadlines(experiment: Experiment) -> None:
-    """Fail running trials past their timeout, silent too long, or never started; stop their jobs."""
+    """Fail running trials past their timeout, silent too long, or never started; stop their jobs.
+    Fail trials whose submitting worker stopped half-way (their job, if it started, is refused)."""
     now = timezone.now()
+    claimed = experiment.trials.filter(
+        state=Trial.State.PENDING,
+        job_handle=Trial.JOB_SUBMITTING,
+        submitted_at__lt=now - timedelta(seconds=SUBMIT_GRACE_SECONDS),
+    )
+    for trial_id in claimed.values_list("pk", flat=True):
+        reason = "the worker submitting its job stopped before recording it"
+        trials.finish(trial_id, Trial.State.FAILED, reason=reason, from_states=(Trial.State.PENDING,))
     timeout = experiment.spec["trial_timeout_seconds"]
     stale = settings.TRIAL_STALE_SECONDS
     for trial in experiment.trials.filter(state=Trial.State.RUNNING).select_related("experiment__team"):

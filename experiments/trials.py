@@ -40,8 +40,8 @@ class TrialConflict(Exception):
 
 
 class ParamsNotReady(Exception):
-    """The trial's job started before Optuna gave the trial its parameters, and they are still not
-    there (HTTP 503: the job asks again)."""
+    """The trial's job started before its submission was recorded or Optuna gave the trial its
+    parameters, and they are still not there (HTTP 503: the job asks again)."""
 
 
 def queue_step(experiment_id: int) -> None:
@@ -78,9 +78,8 @@ def job_payload(trial: Trial, base_url: str, *, wait_seconds: float | None = Non
     may come before the parameters: it waits for them up to `wait_seconds`
     (TRIAL_PARAMS_WAIT_SECONDS), then `ParamsNotReady`.
     """
-    _require_running(trial)
-    if trial.optuna_trial_id is None:
-        _wait_for_params(trial, settings.TRIAL_PARAMS_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+    if trial.state != Trial.State.RUNNING or trial.optuna_trial_id is None:
+        _wait_until_ready(trial, settings.TRIAL_PARAMS_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     now = timezone.now()
     Trial.objects.filter(pk=trial.pk).update(started_at=Coalesce("started_at", Value(now)), heartbeat_at=now)
     spec = trial.experiment.spec
@@ -101,18 +100,20 @@ def job_payload(trial: Trial, base_url: str, *, wait_seconds: float | None = Non
     }
 
 
-def _wait_for_params(trial: Trial, wait_seconds: float) -> None:
+def _wait_until_ready(trial: Trial, wait_seconds: float) -> None:
+    """Wait until the trial runs (its submission recorded) and has its parameters."""
     deadline = time.monotonic() + wait_seconds
     pause = 0.005
     while True:
-        trial.refresh_from_db(fields=["state", "number", "optuna_trial_id", "params"])
-        _require_running(trial)
-        if trial.optuna_trial_id is not None:
+        if trial.state == Trial.State.RUNNING and trial.optuna_trial_id is not None:
             return
+        if trial.state != Trial.State.PENDING or trial.job_handle != Trial.JOB_SUBMITTING:
+            _require_running(trial)
         if time.monotonic() + pause > deadline:
-            raise ParamsNotReady(f"trial {trial.pk} has no parameters yet; ask again")
+            raise ParamsNotReady(f"trial {trial.pk} is not ready yet (its parameters are coming); ask again")
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
+        trial.refresh_from_db(fields=["state", "job_handle", "number", "optuna_trial_id", "params"])
 
 
 def heartbeat(trial: Trial) -> bool:

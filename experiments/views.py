@@ -118,8 +118,8 @@ def trial_rows(experiment: Experiment, trials: list[Trial]) -> list[dict]:
                 "final": bool(trial.values),
                 "params": [json.dumps(trial.params[n]) if n in trial.params else "" for n in names],
                 "seconds": seconds,
-                "job": trial.job_handle,
-                "log_url": reverse("trial-log", args=[experiment.pk, trial.pk]) if trial.job_handle else "",
+                "job": trial.job_handle if trial.has_job else "",
+                "log_url": reverse("trial-log", args=[experiment.pk, trial.pk]) if trial.has_job else "",
                 "reason": trial.reason,
             }
         )
@@ -174,7 +174,7 @@ def trial_log(request: HttpRequest, experiment_id: int, trial_id: int) -> HttpRe
         response["Content-Disposition"] = f'inline; filename="trial-{trial.pk}-log.txt"'
         return response
     text = ""
-    if trial.job_handle:
+    if trial.has_job:
         try:
             text = jobs.logs(trial)
         except Exception as exc:  # the backend may be unreachable from here; say so rather than fail

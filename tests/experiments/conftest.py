@@ -77,3 +77,15 @@ def sleeping_jobs(monkeypatch) -> Callable[[], None]:
 
     monkeypatch.setattr(jobs, "job_spec", job_spec)
     return job_spec
+
+
+@pytest.fixture
+def local_jobs(sleeping_jobs):
+    """Sleeping local jobs; whatever is still running at the end is cancelled."""
+    from experiments.models import Trial
+    from portal.compute import get_backend
+
+    yield
+    backend = get_backend("local")
+    for handle in Trial.objects.exclude(job_handle="").values_list("job_handle", flat=True):
+        backend.cancel(handle, reason="test over")

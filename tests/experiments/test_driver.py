@@ -1,5 +1,7 @@
 """An experiment's driver on real Redis: it steps the moment a trial finishes (no task per trial),
-one at a time, and leaves when idle; jobs start before their parameters and wait for them."""
+one at a time, and leaves when idle. Submitting a job: the trial is claimed, the job submitted, the
+handle recorded; the job's first call waits for that and for the parameters; a submission that
+never finished is failed by the reconcile."""
 
 import threading
 import time
@@ -12,7 +14,7 @@ from experiments import launcher, reconcile, studies, wakeups
 from experiments.models import Experiment, Trial
 
 from .helpers import make_experiment, stored_token, token_for, wait_until
-from .test_launcher_reconcile import local_jobs, running  # noqa: F401 - fixture
+from .test_launcher_reconcile import running
 
 
 def complete(trial: Trial, rmse: float) -> None:
@@ -50,7 +52,7 @@ def test_a_driver_steps_as_trials_finish_then_leaves_when_idle(
     transactional_db,
     local_jobs,
     no_tasks,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.HPO_DRIVER_IDLE_SECONDS = 1
     experiment = make_experiment(world, status=Experiment.Status.QUEUED, budget={"max_trials": 4})
@@ -79,7 +81,7 @@ def test_a_driver_steps_as_trials_finish_then_leaves_when_idle(
     assert second.told
 
 
-def test_a_driver_ends_with_its_experiment(world, transactional_db, local_jobs, no_tasks, settings):  # noqa: F811
+def test_a_driver_ends_with_its_experiment(world, transactional_db, local_jobs, no_tasks, settings):
     settings.HPO_DRIVER_IDLE_SECONDS = 30
     experiment = make_experiment(world, status=Experiment.Status.QUEUED, budget={"max_trials": 3})
     driver = Driver(experiment.pk)
@@ -144,3 +146,76 @@ def test_the_reconcile_gives_a_half_made_trial_its_parameters(world, no_tasks, m
     assert trial.params
     assert trial.optuna_trial_id is not None
     assert studies.light_study(experiment).trials[trial.number].params.keys() == trial.params.keys()
+
+
+def test_a_job_that_calls_while_its_submission_is_recorded_waits(world, transactional_db, no_tasks):
+    """The token counts from the claim on; the trial runs once the handle is recorded."""
+    experiment = make_experiment(world)
+    trial = Trial.objects.create(
+        experiment=experiment, state=Trial.State.PENDING, backend="local", token_nonce="n2",
+        job_handle=Trial.JOB_SUBMITTING,
+    )  # fmt: skip
+    spec = studies.spec_of(experiment)
+    launcher.fill(trial.pk, studies.open_study(experiment, spec), spec)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(trial)}")
+    answers = {}
+
+    def ask_for_the_job() -> None:
+        try:
+            answers["job"] = client.get(f"/api/trials/{trial.pk}/job/")
+        finally:
+            connection.close()
+
+    waiting = threading.Thread(target=ask_for_the_job)
+    waiting.start()
+    time.sleep(0.3)
+    assert waiting.is_alive()
+    Trial.objects.filter(pk=trial.pk).update(state=Trial.State.RUNNING, job_handle="0" * 32, job_open=True)
+    waiting.join(10)
+    assert answers["job"].status_code == 200
+    assert answers["job"].json()["params"]
+
+
+def test_a_trial_cancelled_while_its_job_is_submitted_has_the_job_stopped(
+    world, transactional_db, local_jobs, no_tasks, monkeypatch
+):
+    from experiments import jobs
+    from portal.compute import JobState, get_backend
+
+    experiment = make_experiment(world)
+    trial = Trial.objects.create(experiment=experiment, backend="local")
+    real_submit = jobs.submit
+
+    def submit_while_cancelled(trial, token):
+        launcher.end_experiment(experiment.pk, Experiment.Status.CANCELLED, "cancelled by amy")
+        return real_submit(trial, token)
+
+    monkeypatch.setattr(jobs, "submit", submit_while_cancelled)
+    assert launcher.submit(trial.pk) is False
+    trial.refresh_from_db()
+    assert (trial.state, trial.job_open) == ("cancelled", True)
+    assert trial.has_job
+    assert get_backend("local").status([trial.job_handle])[trial.job_handle].state is JobState.CANCELLED
+
+
+def test_the_reconcile_fails_a_trial_whose_submission_never_finished(world, no_tasks, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(reconcile, "SUBMIT_GRACE_SECONDS", 60)
+    experiment = make_experiment(world)
+    stuck = Trial.objects.create(
+        experiment=experiment, state=Trial.State.PENDING, backend="local", job_handle=Trial.JOB_SUBMITTING,
+        submitted_at=timezone.now() - timedelta(seconds=61),
+    )  # fmt: skip
+    recent = Trial.objects.create(
+        experiment=experiment, state=Trial.State.PENDING, backend="local", job_handle=Trial.JOB_SUBMITTING,
+        submitted_at=timezone.now(),
+    )  # fmt: skip
+    reconcile.check_deadlines(experiment)
+    stuck.refresh_from_db()
+    recent.refresh_from_db()
+    assert (stuck.state, stuck.reason) == ("failed", "the worker submitting its job stopped before recording it")
+    assert recent.state == "pending"

@@ -7,7 +7,6 @@ import signal
 import threading
 from datetime import timedelta
 
-import pytest
 from django.db import connection
 from django.utils import timezone
 from optuna.trial import TrialState
@@ -20,15 +19,6 @@ from experiments.models import Experiment, Trial
 from portal.compute import JobState, get_backend
 
 from .helpers import group_alive, job_pid, make_experiment, optuna_trial, spec, stored_token, wait_until
-
-
-@pytest.fixture
-def local_jobs(sleeping_jobs):
-    """Sleeping local jobs; whatever is still running at the end is cancelled."""
-    yield
-    backend = get_backend("local")
-    for handle in Trial.objects.exclude(job_handle="").values_list("job_handle", flat=True):
-        backend.cancel(handle, reason="test over")
 
 
 def job_client(trial: Trial) -> APIClient:
