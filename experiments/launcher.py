@@ -317,17 +317,15 @@ def submit(trial_id: int) -> bool:
         reason = f"could not submit the job to the {trial.backend} backend: {exc}"
         trials.finish(trial_id, Trial.State.FAILED, reason=reason, from_states=(Trial.State.PENDING,))
         return False
-    with transaction.atomic():
-        trial = Trial.objects.select_for_update(of=("self",)).select_related("experiment__team").get(pk=trial_id)
-        trial.job_handle, trial.job_open = handle, True
-        started = trial.state == Trial.State.PENDING
-        if started:
-            trial.state = Trial.State.RUNNING
-            trial.heartbeat_at = timezone.now()
-        trial.save(update_fields=["job_handle", "job_open", "state", "heartbeat_at"])
-    if not started:  # cancelled or failed while its job was being submitted
-        jobs.cancel(trial, reason=trial.reason or f"trial {trial.state}")
-    return started
+    claimed = Trial.objects.filter(pk=trial_id, job_handle=Trial.JOB_SUBMITTING)
+    if claimed.filter(state=Trial.State.PENDING).update(
+        job_handle=handle, job_open=True, state=Trial.State.RUNNING, heartbeat_at=timezone.now()
+    ):
+        return True
+    claimed.update(job_handle=handle, job_open=True)  # cancelled or failed meanwhile: stop the new job
+    trial.refresh_from_db(fields=["state", "reason", "job_handle"])
+    jobs.cancel(trial, reason=trial.reason or f"trial {trial.state}")
+    return False
 
 
 def end_experiment(experiment_id: int, outcome: str, reason: str) -> bool:

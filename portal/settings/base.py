@@ -190,6 +190,11 @@ EXPERIMENT_RECONCILE_SECONDS = envs.integer("EXPERIMENT_RECONCILE_SECONDS", 30, 
 # HPO_DRIVER_MAX_SECONDS; it holds a worker process while it runs.
 HPO_DRIVER_IDLE_SECONDS = envs.integer("HPO_DRIVER_IDLE_SECONDS", 2, minimum=0)
 HPO_DRIVER_MAX_SECONDS = envs.integer("HPO_DRIVER_MAX_SECONDS", 600, minimum=1)
+if HPO_DRIVER_MAX_SECONDS + 60 > CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"HPO_DRIVER_MAX_SECONDS={HPO_DRIVER_MAX_SECONDS} must leave a minute before the task's "
+        f"CELERY_TASK_SOFT_TIME_LIMIT={CELERY_TASK_SOFT_TIME_LIMIT}"
+    )
 
 CELERY_BEAT_SCHEDULE: dict = {
     "campaign-reconcile": {"task": "screening.tasks.campaign_reconcile", "schedule": CAMPAIGN_RECONCILE_SECONDS},

@@ -78,6 +78,7 @@ def test_malformed_database_url_stops_start_up(value, message):
         ("STORAGE_URL", "s3://", "names no bucket"),
         ("CELERY_BROKER_URL", "kafka://x", "unsupported scheme"),
         ("MAX_UPLOAD_BYTES", "lots", "MAX_UPLOAD_BYTES='lots' is not an integer"),
+        ("HPO_DRIVER_MAX_SECONDS", "3599", "HPO_DRIVER_MAX_SECONDS=3599 must leave a minute before the task's"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):
