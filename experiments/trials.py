@@ -75,8 +75,8 @@ def job_payload(trial: Trial, base_url: str, *, wait_seconds: float | None = Non
     """What the job needs to run: its spec and parameters, and where to report. Marks the trial started.
 
     A job is submitted before its trial is asked of Optuna (see `launcher.step`), so its first call
-    may come before the parameters: it waits for them up to `wait_seconds`
-    (TRIAL_PARAMS_WAIT_SECONDS), then `ParamsNotReady`.
+    may come before its submission is recorded or before its parameters: it waits for both up to
+    `wait_seconds` (TRIAL_PARAMS_WAIT_SECONDS), then `ParamsNotReady`.
     """
     if trial.state != Trial.State.RUNNING or trial.optuna_trial_id is None:
         _wait_until_ready(trial, settings.TRIAL_PARAMS_WAIT_SECONDS if wait_seconds is None else wait_seconds)
@@ -255,14 +255,12 @@ def tell_pending(experiment: Experiment, *, grace_seconds: float = 0) -> int:
     twice at once.
     """
     untold = experiment.trials.filter(state__in=Trial.FINISHED, told=False)
-    deadline = time.monotonic() + grace_seconds
-    pause = 0.002
-    while grace_seconds and time.monotonic() + pause < deadline:
+    started = time.monotonic()
+    while grace_seconds and time.monotonic() - started < grace_seconds:
         recent = timezone.now() - timedelta(seconds=grace_seconds)
         if not untold.filter(finished_at__gt=recent).exists():
             break
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
+        time.sleep(0.003 if time.monotonic() - started < 0.1 else 0.05)  # a tell takes milliseconds
     pending = list(untold.select_related("experiment__team"))
     for trial in pending:
         tell(trial)
