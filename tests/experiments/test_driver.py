@@ -47,6 +47,22 @@ class Driver(threading.Thread):
             connection.close()
 
 
+class JobCall(threading.Thread):
+    """A job's first call (GET job/), started at once in a thread of its own; `response` once done."""
+
+    def __init__(self, client: APIClient, trial: Trial) -> None:
+        super().__init__(daemon=True)
+        self.client, self.trial = client, trial
+        self.response = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.response = self.client.get(f"/api/trials/{self.trial.pk}/job/")
+        finally:
+            connection.close()
+
+
 def test_a_driver_steps_as_trials_finish_then_leaves_when_idle(
     world,
     transactional_db,
@@ -114,25 +130,16 @@ def test_a_job_that_starts_before_its_parameters_waits_for_them(world, transacti
     assert early.json()["error"]["code"] == "not_ready"
 
     settings.TRIAL_PARAMS_WAIT_SECONDS = 10
-    answers = {}
-
-    def ask_for_the_job() -> None:
-        try:
-            answers["job"] = client.get(f"/api/trials/{trial.pk}/job/")
-        finally:
-            connection.close()
-
-    waiting = threading.Thread(target=ask_for_the_job)
-    waiting.start()
+    waiting = JobCall(client, trial)
     time.sleep(0.3)
     assert waiting.is_alive()  # still waiting for the parameters
     spec = studies.spec_of(experiment)
     launcher.fill(trial.pk, studies.open_study(experiment, spec), spec)
     waiting.join(10)
     trial.refresh_from_db()
-    assert answers["job"].status_code == 200
-    assert answers["job"].json()["params"] == trial.params
-    assert answers["job"].json()["number"] == trial.number is not None
+    assert waiting.response.status_code == 200
+    assert waiting.response.json()["params"] == trial.params
+    assert waiting.response.json()["number"] == trial.number is not None
 
 
 @pytest.mark.parametrize("state", [Trial.State.PENDING, Trial.State.RUNNING])
@@ -159,22 +166,13 @@ def test_a_job_that_calls_while_its_submission_is_recorded_waits(world, transact
     launcher.fill(trial.pk, studies.open_study(experiment, spec), spec)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(trial)}")
-    answers = {}
-
-    def ask_for_the_job() -> None:
-        try:
-            answers["job"] = client.get(f"/api/trials/{trial.pk}/job/")
-        finally:
-            connection.close()
-
-    waiting = threading.Thread(target=ask_for_the_job)
-    waiting.start()
+    waiting = JobCall(client, trial)
     time.sleep(0.3)
     assert waiting.is_alive()
     Trial.objects.filter(pk=trial.pk).update(state=Trial.State.RUNNING, job_handle="0" * 32, job_open=True)
     waiting.join(10)
-    assert answers["job"].status_code == 200
-    assert answers["job"].json()["params"]
+    assert waiting.response.status_code == 200
+    assert waiting.response.json()["params"]
 
 
 def test_a_trial_cancelled_while_its_job_is_submitted_has_the_job_stopped(
