@@ -313,9 +313,9 @@ def submit(trial_id: int) -> bool:
         handle = jobs.submit(trial, token)
     except Exception as exc:
         logger.exception("trial %s: submitting the job failed", trial_id)
-        Trial.objects.filter(pk=trial_id, job_handle=Trial.JOB_SUBMITTING).update(job_handle="")
         reason = f"could not submit the job to the {trial.backend} backend: {exc}"
         trials.finish(trial_id, Trial.State.FAILED, reason=reason, from_states=(Trial.State.PENDING,))
+        Trial.objects.filter(pk=trial_id, job_handle=Trial.JOB_SUBMITTING).update(job_handle="")  # no job
         return False
     claimed = Trial.objects.filter(pk=trial_id, job_handle=Trial.JOB_SUBMITTING)
     if claimed.filter(state=Trial.State.PENDING).update(

@@ -217,3 +217,19 @@ def test_the_reconcile_fails_a_trial_whose_submission_never_finished(world, no_t
     recent.refresh_from_db()
     assert (stuck.state, stuck.reason) == ("failed", "the worker submitting its job stopped before recording it")
     assert recent.state == "pending"
+
+
+def test_a_submission_the_backend_refuses_fails_the_trial_and_leaves_no_claim(world, no_tasks, monkeypatch):
+    from experiments import jobs
+
+    def refuse(trial, token):
+        raise RuntimeError("the job queue is disabled")
+
+    monkeypatch.setattr(jobs, "submit", refuse)
+    experiment = make_experiment(world)
+    trial = Trial.objects.create(experiment=experiment, backend="local")
+    assert launcher.submit(trial.pk) is False
+    trial.refresh_from_db()
+    assert (trial.state, trial.job_handle, trial.job_open) == ("failed", "", False)
+    assert trial.reason == "could not submit the job to the local backend: the job queue is disabled"
+    assert launcher.submit(trial.pk) is False  # a failed trial is never submitted again
