@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import portal_database  # noqa: E402 - this folder's module, found next to the script
+
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -37,18 +40,7 @@ def configure(storage: Path) -> None:
             "LOG_LEVEL": "WARNING",
         }
     )
-    import psycopg
-
-    admin, _, name = DATABASE_URL.rpartition("/")
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    portal_database.prepare(DATABASE_URL)
 
 
 def library_file(size: int, source: Path | None, workdir: Path) -> Path:

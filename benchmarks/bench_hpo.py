@@ -24,7 +24,8 @@ The experiment (made by `experiments.services.experiment_create`) names a custom
 the spec refuses a custom image on the local backend, so it says `kubernetes`, and the benchmark's
 Celery worker maps that backend name to the local backend (`portal.compute.register_backend`): each
 trial runs as a local process group (a runner forked by the backend's runner server, and
-`python -I -S -c <job>`) exactly as the local backend runs jobs. Everything else is the portal's own code, unchanged.
+`python -I -S -c <job>`) exactly as the local backend runs jobs. Everything else is the portal's
+own code, unchanged.
 
 It uses its own database (`bench`, created and migrated when missing), Redis database 14 and
 temporary storage and job folders. Run it on an idle machine: the portal's processes, the worker,
@@ -47,6 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import portal_database  # noqa: E402 - this folder's module, found next to the script
+
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WORKER_FLAG = "--run-celery-worker"
@@ -120,18 +124,7 @@ def configure(workdir: Path, port: int) -> None:
             "LOG_LEVEL": "WARNING",
         }
     )
-    import psycopg
-
-    admin, _, name = DATABASE_URL.rpartition("/")
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    portal_database.prepare(DATABASE_URL)
 
 
 def run_celery_worker(hostname: str, concurrency: str) -> None:

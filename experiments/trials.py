@@ -71,15 +71,15 @@ def _require_running(trial: Trial) -> None:
         raise TrialConflict(f"trial {trial.pk} is {trial.state}")
 
 
-def job_payload(trial: Trial, base_url: str, *, wait_seconds: float | None = None) -> dict[str, Any]:
+def job_payload(trial: Trial, base_url: str) -> dict[str, Any]:
     """What the job needs to run: its spec and parameters, and where to report. Marks the trial started.
 
     A job is submitted before its trial is asked of Optuna (see `launcher.step`), so its first call
     may come before its submission is recorded or before its parameters: it waits for both up to
-    `wait_seconds` (TRIAL_PARAMS_WAIT_SECONDS), then `ParamsNotReady`.
+    TRIAL_PARAMS_WAIT_SECONDS, then `ParamsNotReady`.
     """
     if trial.state != Trial.State.RUNNING or trial.optuna_trial_id is None:
-        _wait_until_ready(trial, settings.TRIAL_PARAMS_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+        _wait_until_ready(trial, settings.TRIAL_PARAMS_WAIT_SECONDS)
     now = timezone.now()
     Trial.objects.filter(pk=trial.pk).update(started_at=Coalesce("started_at", Value(now)), heartbeat_at=now)
     spec = trial.experiment.spec
