@@ -468,6 +468,23 @@ def report_instant(project: dict, baseline: dict, trials: int, parallelism: int)
     floor = ", ".join(f"{label} {wall * 1000:.0f} ms ({cpu * 1000:.0f} ms CPU)" for label, (wall, cpu) in
                       project["floor"].items())  # fmt: skip
     print(f"   for scale, starting a trial's processes alone: {floor}")
+    print_machine_floor(project, baseline, trials, parallelism)
+
+
+def print_machine_floor(project: dict, baseline: dict, trials: int, parallelism: int) -> None:
+    """The shortest cycle this machine allows a process per trial with no orchestration at all: the
+    baseline's CPU per trial (Optuna's ask and tell, PostgreSQL) plus the job's own interpreter,
+    spread over every core, P trials at a time (a throughput bound: the cores cannot do it faster)."""
+    cores = os.cpu_count() or 1
+    optuna_cpu = sum(baseline["cpu"].values()) / trials
+    job_cpu = project["floor"]["the job's interpreter and imports"][1]
+    floor_cycle = parallelism * (optuna_cpu + job_cpu) / cores
+    ratio = floor_cycle / statistics.median(cycles(baseline["completions"], parallelism))
+    print(
+        f"   floor on this machine with no orchestration at all: (Optuna's work {optuna_cpu * 1000:.1f} + the job's "
+        f"interpreter {job_cpu * 1000:.1f} ms CPU) x {parallelism} trials / {cores} cores = "
+        f"{floor_cycle * 1000:.1f} ms per cycle, {ratio:.2f}x the baseline's median"
+    )
 
 
 def report_sleep(project: dict, baseline: dict | None, trials: int, parallelism: int, sleep: float) -> None:

@@ -4,7 +4,8 @@
   timeout, secrets, roles). Each distinct combination is registered once under a name made from
   its hash, found again with describe_job_definitions, and reused: no revision pile-up per submit.
 - Submits carry the command, environment, labels (as tags) and `retryStrategy={"attempts": 1}`:
-  the caller owns retries.
+  the caller owns retries. A submit creates at most one job even when the network fails mid-call
+  (`aws_batch_submit`): each job name is unique and an unclear failure is looked up before retrying.
 - `status` describes 100 jobs per call (the API's limit). Array children are derived from the
   parent's status summary when they all share one state, else described as `<id>:<index>`.
 - `cancel` is terminate_job, which cancels pending jobs and stops running ones; the reason is
@@ -26,6 +27,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .aws_batch_submit import NO_RETRIES, find_job, submit_job_once, unique_job_name
 from .base import (
     DEFAULT_TAIL_BYTES,
     JOB_INDEX,
@@ -46,21 +48,23 @@ _PENDING = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING"}
 _STATES = {"RUNNING": JobState.RUNNING, "SUCCEEDED": JobState.SUCCEEDED, "FAILED": JobState.FAILED}
 
 
-_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, str | None, bool], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def shared_client(service: str, region_name: str | None, endpoint_url: str | None) -> Any:
+def shared_client(service: str, region_name: str | None, endpoint_url: str | None, *, retries: bool = True) -> Any:
     """One boto3 client per service, region and endpoint in this process (they are thread-safe, and
-    making one costs ~0.3 s: too much for every submit and status poll)."""
-    key = (service, region_name, endpoint_url)
+    making one costs ~0.3 s: too much for every submit and status poll). `retries=False`: one attempt
+    per call, for calls that must not be repeated blindly (SubmitJob)."""
+    key = (service, region_name, endpoint_url, retries)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
             import boto3
             from botocore.config import Config
 
-            config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=30)
+            attempts = {"mode": "standard", "max_attempts": 5} if retries else NO_RETRIES
+            config = Config(retries=attempts, connect_timeout=10, read_timeout=30)
             # The endpoint (moto, LocalStack) serves every service at one address.
             client = _clients[key] = boto3.session.Session().client(
                 service, region_name=region_name, endpoint_url=endpoint_url, config=config
@@ -69,7 +73,8 @@ def shared_client(service: str, region_name: str | None, endpoint_url: str | Non
 
 
 class BatchBackend(ComputeBackend):
-    """Submits to one Batch job queue. Pass `client` (and `logs_client`) to use prepared boto3 clients."""
+    """Submits to one Batch job queue. Pass `client` (and `logs_client`) to use prepared boto3 clients;
+    `submit_client` (else `client`, else a shared one without retries) makes the SubmitJob calls."""
 
     name = "batch"
 
@@ -85,6 +90,8 @@ class BatchBackend(ComputeBackend):
         log_group: str = "/aws/batch/job",
         client: Any = None,
         logs_client: Any = None,
+        submit_client: Any = None,
+        submit_pause_seconds: float = 1.0,
     ) -> None:
         if not job_queue:
             raise ValueError("BatchBackend needs a job queue: set AWS_BATCH_JOB_QUEUE")
@@ -97,6 +104,8 @@ class BatchBackend(ComputeBackend):
         self.log_group = log_group
         self._client = client
         self._logs_client = logs_client
+        self._submit_client = submit_client or client
+        self.submit_pause_seconds = submit_pause_seconds
         self._definitions: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -118,6 +127,12 @@ class BatchBackend(ComputeBackend):
         return self._client
 
     @property
+    def submit_client(self) -> Any:
+        if self._submit_client is None:
+            self._submit_client = shared_client("batch", self.region_name, self.endpoint_url, retries=False)
+        return self._submit_client
+
+    @property
     def logs_client(self) -> Any:
         if self._logs_client is None:
             self._logs_client = self._make_client("logs")
@@ -133,7 +148,7 @@ class BatchBackend(ComputeBackend):
         if spec.array_size == 1:
             environment.append({"name": JOB_INDEX, "value": "0"})
         request: dict[str, Any] = {
-            "jobName": batch_job_name(spec.name),
+            "jobName": unique_job_name(spec.name),
             "jobQueue": self.job_queue,
             "jobDefinition": self.job_definition(spec),
             "containerOverrides": {"command": list(spec.command), "environment": environment},
@@ -144,7 +159,12 @@ class BatchBackend(ComputeBackend):
             request["arrayProperties"] = {"size": spec.array_size}
         if spec.labels:
             request["tags"] = dict(spec.labels)
-        job_id = self.client.submit_job(**request)["jobId"]
+        job_id = submit_job_once(
+            self.submit_client.submit_job,
+            lambda queue, name: find_job(self.client, queue, name),
+            request,
+            pause_seconds=self.submit_pause_seconds,
+        )
         return job_id + SINGLE_CHILD_SUFFIX if spec.array_size == 1 else job_id
 
     def job_definition(self, spec: JobSpec) -> str:
@@ -330,11 +350,6 @@ def _exit_code(job: dict) -> int | None:
 
 def job_id_of(handle: str) -> str:
     return handle.removesuffix(SINGLE_CHILD_SUFFIX) if isinstance(handle, str) else ""
-
-
-def batch_job_name(name: str) -> str:
-    """Batch job names allow letters, digits, '-' and '_' (128 at most)."""
-    return name.replace(".", "-")[:128]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

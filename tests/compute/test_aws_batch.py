@@ -5,6 +5,7 @@ job inside submit_job, so RUNNING, RUNNABLE and terminate-while-running never ha
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 import pytest
@@ -61,7 +62,7 @@ def test_submit_sends_command_environment_tags_and_no_retries(moto_batch, calls)
     )
 
     (sent,) = submits.params
-    assert sent["jobName"] == "hpo-exp-3-trial-7"  # Batch allows no dots
+    assert re.fullmatch(r"hpo-exp-3-trial-7-[0-9a-f]{8}", sent["jobName"])  # no dots in Batch; one name per submit
     assert sent["jobQueue"] == moto_batch.job_queue
     assert sent["containerOverrides"] == {
         "command": ["train", "--trial", "1"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -221,7 +222,7 @@ def test_thirty_percent_of_batch_jobs_failing_still_spend_the_budget(
         row = by_handle[job_id]
         assert containers.trial_of[job_id] == row.pk
         assert job["tags"]["portal/trial"] == str(row.pk)
-        assert job["jobName"] == f"trial-{experiment.pk}-{row.pk}"
+        assert re.fullmatch(rf"trial-{experiment.pk}-{row.pk}-[0-9a-f]{{8}}", job["jobName"])
         assert (row.backend, row.job_open) == ("batch", False)
         # What the container did is what the row says.
         fate = containers.played[job_id]
