@@ -28,6 +28,7 @@ WORKER_PERMISSIONS = {
     ("batch", "jobs/finalizers"): {"update"},
 }
 QUEUES = {"default", "ingest", "screening", "hpo", "deploy"}
+WORKERS = ("portal-worker", "portal-worker-hpo")  # both run with the worker's ServiceAccount
 
 
 @dataclass
@@ -116,6 +117,7 @@ def test_expected_objects_exist(overlay):
         ("Namespace", overlay.namespace),
         ("Deployment", "portal-web"),
         ("Deployment", "portal-worker"),
+        ("Deployment", "portal-worker-hpo"),
         ("Deployment", "portal-beat"),
         ("Service", "portal-web"),
         ("Ingress", "portal-web"),
@@ -127,6 +129,7 @@ def test_expected_objects_exist(overlay):
         ("HorizontalPodAutoscaler", "portal-worker"),
         ("PodDisruptionBudget", "portal-web"),
         ("PodDisruptionBudget", "portal-worker"),
+        ("PodDisruptionBudget", "portal-worker-hpo"),
     }
     assert expected <= present, f"missing: {sorted(expected - present)}"
     (config,) = overlay.all("ConfigMap")
@@ -340,6 +343,10 @@ def test_replicas_and_scaling(overlay):
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "portal-worker"}
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     assert [metric["resource"]["name"] for metric in hpa["spec"]["metrics"]] == ["cpu"]
+    # Drivers wait on Redis at little CPU: the HPO worker has a fixed count and no CPU autoscaler.
+    assert overlay.get("Deployment", "portal-worker-hpo")["spec"]["replicas"] >= 1
+    targets = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in overlay.all("HorizontalPodAutoscaler")}
+    assert "portal-worker-hpo" not in targets
     web_pdb = overlay.get("PodDisruptionBudget", "portal-web")["spec"]
     if "minAvailable" in web_pdb:
         assert web_pdb["minAvailable"] < overlay.web_replicas, "the web budget would block every node drain"
@@ -353,9 +360,13 @@ def test_commands(overlay):
         return container["args"]
 
     assert args("portal-web") == ["gunicorn", "-c", "portal/gunicorn.conf.py", "portal.wsgi:application"]
-    worker = args("portal-worker")
-    assert worker[:4] == ["celery", "-A", "portal", "worker"]
-    assert set(worker[worker.index("-Q") + 1].split(",")) == QUEUES
+    queues = {}
+    for name in WORKERS:
+        worker = args(name)
+        assert worker[:4] == ["celery", "-A", "portal", "worker"]
+        queues[name] = set(worker[worker.index("-Q") + 1].split(","))
+    assert queues["portal-worker-hpo"] == {"hpo"}, "experiment drivers get a pool of their own"
+    assert queues["portal-worker"] == QUEUES - {"hpo"}, "every other queue is served, none twice"
     assert args("portal-beat")[:4] == ["celery", "-A", "portal", "beat"]
     assert args("portal-migrate") == ["python", "manage.py", "migrate", "--noinput"]
 
@@ -367,9 +378,11 @@ def test_migrations_job(overlay):
     assert job["backoffLimit"] >= 1
 
 
-def test_worker_service_account_is_bound_to_its_role(overlay):
-    worker_spec = overlay.get("Deployment", "portal-worker")["spec"]["template"]["spec"]
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_service_account_is_bound_to_its_role(overlay, worker):
+    worker_spec = overlay.get("Deployment", worker)["spec"]["template"]["spec"]
     account = worker_spec["serviceAccountName"]
+    assert account == "portal-worker"
     assert worker_spec.get("automountServiceAccountToken", True) is True, "the worker needs its API token"
     assert overlay.get("ServiceAccount", account).get("automountServiceAccountToken", True) is not False
     bindings = [
@@ -403,5 +416,5 @@ def test_worker_service_account_is_bound_to_its_role(overlay):
 
 def test_only_the_worker_gets_an_api_token(overlay):
     for where, spec in overlay.pod_specs():
-        if where != "Deployment/portal-worker":
+        if where not in {f"Deployment/{name}" for name in WORKERS}:
             assert spec.get("automountServiceAccountToken") is False, where
