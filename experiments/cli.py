@@ -1,8 +1,10 @@
 """Launch and watch HPO experiments from a terminal, over the REST API.
 
     python -m experiments.cli launch spec.yaml [--team alpha] [--wait]
-    python -m experiments.cli status 12
-    python -m experiments.cli cancel 12
+    python -m experiments.cli list [--status running] [--team alpha]
+    python -m experiments.cli status 12 [--wait]
+    python -m experiments.cli trials 12 [--state complete]
+    python -m experiments.cli pause 12 | resume 12 | cancel 12
 
 The portal and your personal API token come from PORTAL_URL and PORTAL_TOKEN (or --url/--token).
 Exit status: 0 done (with --wait: the experiment succeeded), 1 it failed or was cancelled or the
@@ -15,6 +17,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,11 @@ import requests
 from .client import PortalClient, PortalError
 
 FINISHED = ("succeeded", "failed", "cancelled")
+ACTIONS = {
+    "pause": "pause an experiment: running trials finish, no new ones start",
+    "resume": "resume a paused experiment",
+    "cancel": "cancel an experiment (running trials are stopped)",
+}
 
 
 def describe(experiment: dict[str, Any]) -> str:
@@ -55,6 +63,61 @@ def show(experiment: dict[str, Any]) -> None:
     if registration.get("version"):
         alias = f" (alias {registration['alias']})" if registration.get("alias") else ""
         print(f"  registered: {registration['model']} v{registration['version']}{alias}")
+
+
+def fetch_all(client: PortalClient, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a paginated list, following its `next` links."""
+    items: list[dict[str, Any]] = []
+    page: dict[str, Any] | None = client.get(path, params={**params, "page_size": "500"})
+    while page is not None:
+        items += page["results"]
+        page = client.get(page["next"]) if page.get("next") else None
+    return items
+
+
+def list_experiments(client: PortalClient, args: argparse.Namespace) -> int:
+    params = {"status": args.status} if args.status else {}
+    experiments = [e for e in fetch_all(client, "/api/experiments/", params) if args.team in (None, e["team"])]
+    for experiment in experiments:
+        print(f"{experiment['id']:>6}  {experiment['name']} (team {experiment['team']})  {describe(experiment)}")
+    if not experiments:
+        print("no experiments", file=sys.stderr)
+    return 0
+
+
+def _seconds(trial: dict[str, Any]) -> str:
+    start, end = trial.get("started_at"), trial.get("finished_at")
+    if not start or not end:
+        return "-"
+    return f"{(datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds():.1f}"
+
+
+def list_trials(client: PortalClient, args: argparse.Namespace) -> int:
+    """One line per trial attempt: number, attempt, state, value (~ the latest intermediate one),
+    seconds, parameters, and the reason of a trial that did not complete."""
+    params = {"state": args.state} if args.state else {}
+    trials = fetch_all(client, f"/api/experiments/{args.id}/trials/", params)
+    print(f"{'number':>6} {'try':>3} {'state':<9} {'value':>12} {'seconds':>8}  parameters")
+    for trial in trials:
+        if trial["values"]:
+            value = f"{trial['values'][0]:.6g}"
+        elif trial["last_value"] is not None:
+            value = f"~{trial['last_value']:.6g}"
+        else:
+            value = "-"
+        number = "-" if trial["number"] is None else trial["number"]
+        line = (
+            f"{number:>6} {trial['attempt']:>3} {trial['state']:<9} {value:>12} {_seconds(trial):>8}  {trial['params']}"
+        )
+        if trial["reason"] and trial["state"] != "complete":
+            line += f"  ({trial['reason']})"
+        print(line)
+    return 0
+
+
+def act(client: PortalClient, experiment_id: int, action: str) -> int:
+    show(client.post(f"/api/experiments/{experiment_id}/{action}/"))
+    return 0
 
 
 def pick_team(client: PortalClient, team: str | None) -> str:
@@ -109,10 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--team", help="team slug (default: your only team)")
     run.add_argument("--wait", action="store_true", help="print progress until it ends")
     run.add_argument("--interval", type=float, default=5.0, help="seconds between progress checks")
+    listing = commands.add_parser("list", help="the experiments of your teams, newest first")
+    listing.add_argument("--status", help="only those in this status (queued, running, paused, succeeded...)")
+    listing.add_argument("--team", help="only this team's (slug)")
     status = commands.add_parser("status", help="show an experiment")
     status.add_argument("id", type=int)
-    cancel = commands.add_parser("cancel", help="cancel an experiment (running trials are stopped)")
-    cancel.add_argument("id", type=int)
+    status.add_argument("--wait", action="store_true", help="print progress until it ends")
+    status.add_argument("--interval", type=float, default=5.0, help="seconds between progress checks")
+    trials = commands.add_parser("trials", help="an experiment's trials, retries included")
+    trials.add_argument("id", type=int)
+    trials.add_argument("--state", help="only trials in this state (running, complete, pruned, failed...)")
+    for action, text in ACTIONS.items():
+        commands.add_parser(action, help=text).add_argument("id", type=int)
     return parser
 
 
@@ -125,11 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "launch":
             return launch(client, args)
+        if args.command == "list":
+            return list_experiments(client, args)
+        if args.command == "trials":
+            return list_trials(client, args)
         if args.command == "status":
+            if args.wait:
+                return wait(client, args.id, args.interval)
             show(client.get(f"/api/experiments/{args.id}/"))
             return 0
-        show(client.post(f"/api/experiments/{args.id}/cancel/"))
-        return 0
+        return act(client, args.id, args.command)
     except PortalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

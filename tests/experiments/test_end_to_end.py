@@ -123,6 +123,39 @@ def test_an_experiment_runs_end_to_end(celery_worker_process, live_server, world
     assert "409" in again.stderr
     assert "no longer be cancelled" in again.stderr
 
+    table = cli(live_server, world, "trials", str(experiment.pk))
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:5] == ["number", "try", "state", "value", "seconds"]
+    assert [row.split()[:4] for row in rows] == [[str(t.number), "1", "complete", f"{t.value:.6g}"] for t in trials]
+    listed = cli(live_server, world, "list", "--status", "succeeded")
+    assert f"{experiment.pk}  {experiment.name} (team alpha)  succeeded: 6/6 complete" in listed.stdout
+
+
+def test_the_cli_pauses_resumes_and_cancels(live_server, world, solubility_csv):
+    spec = parse_spec({**SPEC, "name": "cli-actions", "budget": {"max_trials": 2}})
+    experiment = experiment_create(team=world.alpha, spec=spec, user=world.users["amy"])
+    id_ = str(experiment.pk)
+
+    paused = cli(live_server, world, "pause", id_)
+    assert paused.returncode == 0, paused.stderr
+    assert "  paused: " in paused.stdout
+    listed = cli(live_server, world, "list", "--status", "paused", "--team", "alpha")
+    assert listed.stdout.splitlines() == [line for line in listed.stdout.splitlines() if " paused: " in line]
+    assert f"{id_}  cli-actions (team alpha)  paused: " in listed.stdout
+    twice = cli(live_server, world, "pause", id_)
+    assert twice.returncode == 1
+    assert "409" in twice.stderr
+    assert "only queued or running ones can pause" in twice.stderr
+
+    resumed = cli(live_server, world, "resume", id_)
+    assert resumed.returncode == 0, resumed.stderr
+    assert Experiment.objects.get(pk=experiment.pk).status in ("queued", "running")
+    cancelled = cli(live_server, world, "cancel", id_)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "  cancelled: " in cancelled.stdout
+    assert Experiment.objects.get(pk=experiment.pk).status == "cancelled"
+
 
 def test_the_cli_launches_waits_and_reports_spec_errors(
     celery_worker_process, live_server, world, solubility_csv, tmp_path
