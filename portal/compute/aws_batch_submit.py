@@ -80,12 +80,12 @@ def submit_job_once(
         except (ClientError, TransportError, HTTPClientError) as exc:
             if not _retryable(exc):
                 raise
-            time.sleep(pause_seconds * attempt)
-            if _unclear(exc):
-                found = lookup(request["jobQueue"], request["jobName"])
-                if found is not None:
-                    logger.info("job %s: submitted after all (%s); not submitted again", request["jobName"], exc)
-                    return found
+            unclear = _unclear(exc)
+            if unclear or attempt < SUBMIT_ATTEMPTS:
+                time.sleep(pause_seconds * attempt)
+            if unclear and (found := lookup(request["jobQueue"], request["jobName"])) is not None:
+                logger.info("job %s: submitted after all (%s); not submitted again", request["jobName"], exc)
+                return found
             if attempt == SUBMIT_ATTEMPTS:
                 raise
             logger.warning("job %s: submit failed (%s); trying again", request["jobName"], exc)
