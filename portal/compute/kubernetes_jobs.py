@@ -10,6 +10,8 @@ JOB_COMPLETION_INDEX). `secret_env` refers to Kubernetes Secrets: SecretRef(name
 `sensitive_env` values go into a Secret of the Job's own ("<job name>-env", `env_secret_manifest`),
 which the container reads through secretKeyRef; the Secret is owned by the Job, so Kubernetes' garbage
 collector deletes it with the Job (TTL, cancel). The worker therefore needs `create` on Secrets.
+A create whose answer is lost is read back by the Job's (random) name before it is tried again, so
+one submit makes at most one Job.
 CPU and memory are requested, memory and GPUs limited. CPU is deliberately not limited: the request
 already reserves the job's share, and CFS throttling would only slow multi-threaded numeric code.
 
@@ -21,14 +23,17 @@ across processes record their own cancellations.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s
 
 from .base import (
@@ -56,6 +61,8 @@ MAX_CHILD_LOGS = 10
 MAX_REMEMBERED_CANCELS = 10_000
 # Room for "-<8 hex>" and, in Indexed Jobs, "-<index>" in the 63-character pod hostname.
 NAME_STEM_LENGTH = 40
+CREATE_ATTEMPTS = 3
+logger = logging.getLogger(__name__)
 _SUPPORTS_PER_INDEX_BACKOFF = "backoff_limit_per_index" in k8s.V1JobSpec.attribute_map
 
 
@@ -198,8 +205,10 @@ class KubernetesBackend(ComputeBackend):
         service_account: str | None = None,
         array_parallelism: int | None = None,
         image_pull_policy: str | None = None,
+        create_pause_seconds: float = 1.0,
     ) -> None:
         self.namespace = namespace or _own_namespace()
+        self.create_pause_seconds = create_pause_seconds
         self.in_cluster = SERVICE_ACCOUNT_NAMESPACE.exists() if in_cluster is None else in_cluster
         self.ttl_seconds_after_finished = ttl_seconds_after_finished
         self.service_account = service_account or None
@@ -255,7 +264,7 @@ class KubernetesBackend(ComputeBackend):
                 image_pull_policy=self.image_pull_policy,
             )
             try:
-                job = self.batch_api.create_namespaced_job(namespace=self.namespace, body=k8s.V1Job.from_dict(manifest))
+                job = self._create_job(manifest)
             except k8s.ApiException as exc:
                 collisions += 1
                 if exc.status == 409 and collisions < 3:  # the random name suffix was taken: draw another
@@ -266,6 +275,32 @@ class KubernetesBackend(ComputeBackend):
                 # the kubelet just retries starting the pod (CreateContainerConfigError).
                 self._create_env_secret(spec, job)
             return f"{self.namespace}/{manifest['metadata']['name']}"
+
+    def _create_job(self, manifest: dict) -> k8s.V1Job:
+        """Create the Job once, though the answer may be lost: after a failure that leaves it unclear
+        whether the API server made it (no answer, a 5xx) it is read back by its name — a random
+        one, so a Job there is this one — before another attempt. (The client itself never sends a
+        create twice: urllib3 retries a POST only when it could not be sent.)"""
+        name, body = manifest["metadata"]["name"], k8s.V1Job.from_dict(manifest)
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self.batch_api.create_namespaced_job(namespace=self.namespace, body=body)
+            except (urllib3.exceptions.HTTPError, k8s.ApiException) as exc:
+                if isinstance(exc, k8s.ApiException) and (exc.status or 0) < 500:
+                    raise
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                time.sleep(self.create_pause_seconds * attempt)
+                try:
+                    job = self.batch_api.read_namespaced_job(name=name, namespace=self.namespace)
+                except k8s.ApiException as missing:
+                    if missing.status != 404:
+                        raise
+                else:
+                    logger.info("Job %s/%s: created after all (%s)", self.namespace, name, exc)
+                    return job
+                logger.warning("Job %s/%s: create failed (%s); trying again", self.namespace, name, exc)
+        raise AssertionError("unreachable")
 
     def _create_env_secret(self, spec: JobSpec, job: k8s.V1Job) -> None:
         name = job.metadata.name

@@ -90,6 +90,7 @@ class FakeKubernetes:
             for (namespace, name), values in (secrets or {}).items()
         }
         self.failures: list[tuple[str, re.Pattern, int]] = []
+        self.lost_answers: list[list] = []  # [method, pattern, how many more]
         self.jobs: dict[tuple[str, str], dict] = {}
         self.pods: dict[tuple[str, str], dict] = {}
         self.pod_logs: dict[tuple[str, str], str] = {}
@@ -141,6 +142,20 @@ class FakeKubernetes:
         """Answer every later `method` request whose path matches `pattern` with `status`."""
         with self.lock:
             self.failures.append((method, re.compile(pattern), status))
+
+    def lose_answers(self, method: str, pattern: str, count: int = 1) -> None:
+        """Carry out the next `count` `method` requests whose path matches `pattern`, then close the
+        connection without answering (a network that drops the answer)."""
+        with self.lock:
+            self.lost_answers.append([method, re.compile(pattern), count])
+
+    def answer_lost(self, method: str, path: str) -> bool:
+        with self.lock:
+            for lost in self.lost_answers:
+                if lost[0] == method and lost[1].search(path) and lost[2] > 0:
+                    lost[2] -= 1
+                    return True
+        return False
 
     def set_status(self, namespace: str, name: str, status: dict) -> None:
         with self.lock:
@@ -452,6 +467,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
         code, payload = self.fake.handle(method, parts.path, parse_qs(parts.query), body)
+        if self.fake.answer_lost(method, parts.path):
+            self.close_connection = True
+            return
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")

@@ -367,6 +367,33 @@ def test_a_taken_job_name_is_drawn_again(kubernetes_api, monkeypatch):
     assert (first, second) == (f"{NAMESPACE}/trial-taken", f"{NAMESPACE}/trial-free")
 
 
+def test_a_create_whose_answer_is_lost_is_read_back_not_made_twice(kubernetes_api):
+    backend = kubernetes_backend(kubernetes_api, create_pause_seconds=0.01)
+    kubernetes_api.lose_answers("POST", r"/jobs$")
+
+    handle = backend.submit(TRIAL)
+
+    (post,) = kubernetes_api.calls("POST", r"/jobs$")  # created once, then read back by its name
+    name = handle.split("/", 1)[1]
+    assert [path for path, _ in kubernetes_api.calls("GET", r"/jobs/")] == [f"{post[0]}/{name}"]
+    assert [job_name for namespace, job_name in kubernetes_api.jobs] == [name]
+    # and what follows the create still happens: the Job's own Secret
+    assert kubernetes_api.secret_values(NAMESPACE, f"{name}-env") == {"TRIAL_TOKEN": TRIAL_TOKEN}
+
+
+def test_a_create_answered_5xx_is_read_back_and_tried_again_then_given_up(kubernetes_api):
+    backend = kubernetes_backend(kubernetes_api, create_pause_seconds=0.01)
+    kubernetes_api.fail("POST", r"/jobs$", status=503)
+
+    with pytest.raises(ApiException) as refused:
+        backend.submit(PLAIN)
+
+    assert refused.value.status == 503
+    assert len(kubernetes_api.calls("POST", r"/jobs$")) == kubernetes_jobs.CREATE_ATTEMPTS
+    assert len(kubernetes_api.calls("GET", r"/jobs/")) == kubernetes_jobs.CREATE_ATTEMPTS - 1  # none there
+    assert not kubernetes_api.jobs
+
+
 # -- sensitive env: the value goes into a Secret owned by the Job ------------------------------------
 
 
