@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .aws_batch_submit import NO_RETRIES, find_job, submit_job_once, unique_job_name
+from .aws_batch_submit import NO_RETRIES, submit_job_once, unique_job_name
 from .base import (
     DEFAULT_TAIL_BYTES,
     JOB_INDEX,
@@ -159,12 +159,7 @@ class BatchBackend(ComputeBackend):
             request["arrayProperties"] = {"size": spec.array_size}
         if spec.labels:
             request["tags"] = dict(spec.labels)
-        job_id = submit_job_once(
-            self.submit_client.submit_job,
-            lambda queue, name: find_job(self.client, queue, name),
-            request,
-            pause_seconds=self.submit_pause_seconds,
-        )
+        job_id = submit_job_once(self.submit_client, self.client, request, pause_seconds=self.submit_pause_seconds)
         return job_id + SINGLE_CHILD_SUFFIX if spec.array_size == 1 else job_id
 
     def job_definition(self, spec: JobSpec) -> str:

@@ -1,26 +1,22 @@
-"""Submitting a Batch job at most once, though the network may fail.
+"""Submitting a Batch job at most once, though the network may fail (see `create_once`).
 
-Batch's SubmitJob takes no idempotency token: a request that reached Batch but whose answer was lost
-(a read timeout, a dropped connection, a 5xx) may have created the job, and sending it again — as
-boto3's own retries do — starts a second one that nobody tracks. So the submit client makes one
-attempt per call (`NO_RETRIES`), each submission carries a job name of its own (`unique_job_name`),
-and after an unclear failure the queue is searched for that name before trying again: a job found
-there is the one submitted, and its id is returned. Throttling and refused connections are plainly
-not submitted and are retried after a pause; any other refusal (a bad request) is raised at once.
+Batch's SubmitJob takes no idempotency token, and boto3's own retries would send it again after a
+lost answer. So the submit client makes one attempt per call (`NO_RETRIES`), each submission carries
+a job name of its own (`unique_job_name`), and after an unclear failure (a read timeout, a dropped
+connection, a 5xx) the queue is searched for that name before trying again. Throttling and refused
+connections are plainly not submitted and are retried after a pause; any other refusal (a bad
+request) is raised at once.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
-import time
-from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as TransportError
 
-logger = logging.getLogger(__name__)
+from .create_once import create_once
 
 NO_RETRIES = {"total_max_attempts": 1}
 SUBMIT_ATTEMPTS = 4
@@ -64,29 +60,14 @@ def find_job(client: Any, job_queue: str, job_name: str) -> str | None:
     return None
 
 
-def submit_job_once(
-    submit: Callable[..., dict],
-    lookup: Callable[[str, str], str | None],
-    request: dict[str, Any],
-    *,
-    pause_seconds: float = 1.0,
-) -> str:
-    """Submit `request` (whose jobName is unique) and return the job id; after an unclear failure the
-    job is looked up by name before the next attempt (see the module docstring). `pause_seconds`
-    grows with each attempt; it also gives Batch's job list time to show a job just created."""
-    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
-        try:
-            return submit(**request)["jobId"]
-        except (ClientError, TransportError, HTTPClientError) as exc:
-            if not _retryable(exc):
-                raise
-            unclear = _unclear(exc)
-            if unclear or attempt < SUBMIT_ATTEMPTS:
-                time.sleep(pause_seconds * attempt)
-            if unclear and (found := lookup(request["jobQueue"], request["jobName"])) is not None:
-                logger.info("job %s: submitted after all (%s); not submitted again", request["jobName"], exc)
-                return found
-            if attempt == SUBMIT_ATTEMPTS:
-                raise
-            logger.warning("job %s: submit failed (%s); trying again", request["jobName"], exc)
-    raise AssertionError("unreachable")
+def submit_job_once(submit_client: Any, lookup_client: Any, request: dict[str, Any], *, pause_seconds: float) -> str:
+    """Submit `request` (whose jobName is unique) and return the job id, the job made at most once."""
+    return create_once(
+        lambda: submit_client.submit_job(**request)["jobId"],
+        lambda: find_job(lookup_client, request["jobQueue"], request["jobName"]),
+        retryable=_retryable,
+        unclear=_unclear,
+        attempts=SUBMIT_ATTEMPTS,
+        pause_seconds=pause_seconds,
+        what=f"Batch job {request['jobName']}",
+    )

@@ -23,11 +23,9 @@ across processes record their own cancellations.
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,6 +45,7 @@ from .base import (
     parse_index_ranges,
     setting,
 )
+from .create_once import create_once
 
 CONTAINER_NAME = "job"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portal-compute"}
@@ -62,7 +61,6 @@ MAX_REMEMBERED_CANCELS = 10_000
 # Room for "-<8 hex>" and, in Indexed Jobs, "-<index>" in the 63-character pod hostname.
 NAME_STEM_LENGTH = 40
 CREATE_ATTEMPTS = 3
-logger = logging.getLogger(__name__)
 _SUPPORTS_PER_INDEX_BACKOFF = "backoff_limit_per_index" in k8s.V1JobSpec.attribute_map
 
 
@@ -277,30 +275,29 @@ class KubernetesBackend(ComputeBackend):
             return f"{self.namespace}/{manifest['metadata']['name']}"
 
     def _create_job(self, manifest: dict) -> k8s.V1Job:
-        """Create the Job once, though the answer may be lost: after a failure that leaves it unclear
-        whether the API server made it (no answer, a 5xx) it is read back by its name — a random
-        one, so a Job there is this one — before another attempt. (The client itself never sends a
-        create twice: urllib3 retries a POST only when it could not be sent.)"""
+        """Create the Job at most once, though the answer may be lost (`create_once`): after a failure
+        that leaves it unclear whether the API server made it (no answer, a 5xx) it is read back by
+        its name — a random one, so a Job there is this one — before another attempt. (The client
+        never sends a create twice itself: urllib3 retries a POST only when it could not be sent.)"""
         name, body = manifest["metadata"]["name"], k8s.V1Job.from_dict(manifest)
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
+
+        def read_back() -> k8s.V1Job | None:
             try:
-                return self.batch_api.create_namespaced_job(namespace=self.namespace, body=body)
-            except (urllib3.exceptions.HTTPError, k8s.ApiException) as exc:
-                if isinstance(exc, k8s.ApiException) and (exc.status or 0) < 500:
-                    raise
-                if attempt == CREATE_ATTEMPTS:
-                    raise
-                time.sleep(self.create_pause_seconds * attempt)
-                try:
-                    job = self.batch_api.read_namespaced_job(name=name, namespace=self.namespace)
-                except k8s.ApiException as missing:
-                    if missing.status != 404:
-                        raise
-                else:
-                    logger.info("Job %s/%s: created after all (%s)", self.namespace, name, exc)
-                    return job
-                logger.warning("Job %s/%s: create failed (%s); trying again", self.namespace, name, exc)
-        raise AssertionError("unreachable")
+                return self.batch_api.read_namespaced_job(name=name, namespace=self.namespace)
+            except k8s.ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        return create_once(
+            lambda: self.batch_api.create_namespaced_job(namespace=self.namespace, body=body),
+            read_back,
+            retryable=_unanswered,
+            unclear=_unanswered,
+            attempts=CREATE_ATTEMPTS,
+            pause_seconds=self.create_pause_seconds,
+            what=f"Job {self.namespace}/{name}",
+        )
 
     def _create_env_secret(self, spec: JobSpec, job: k8s.V1Job) -> None:
         name = job.metadata.name
@@ -557,3 +554,10 @@ def _pod_exit(pods: list[k8s.V1Pod]) -> tuple[int | None, str]:
             if container.name == CONTAINER_NAME and terminated is not None:
                 return terminated.exit_code, terminated.reason or ""
     return None, ""
+
+
+def _unanswered(exc: Exception) -> bool:
+    """A create that may have been carried out: no answer came (urllib3's errors) or a 5xx did."""
+    if isinstance(exc, k8s.ApiException):
+        return (exc.status or 0) >= 500
+    return isinstance(exc, urllib3.exceptions.HTTPError)
