@@ -55,6 +55,7 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WORKER_FLAG = "--run-celery-worker"
 FLATNESS_WINDOW = 100
+JOB_START = "the job's interpreter and imports"  # a `process_floor` label, also read by `print_machine_floor`
 
 # The score both sides compute from a trial's parameters (the baseline exec's it; the job embeds it).
 SCORE = """
@@ -346,7 +347,7 @@ def process_floor(workdir: Path, repeats: int = 20) -> dict[str, tuple[float, fl
     job = [sys.executable, "-I", "-S", "-c", "import http.client, json, os, time, urllib.parse"]
     commands = {
         "runner around `true`, start to exit": [sys.executable, "-P", local_runner.__file__, "JOBDIR", "--", "true"],
-        "the job's interpreter and imports": job,
+        JOB_START: job,
     }
     out = {}
     for label, command in commands.items():
@@ -478,7 +479,7 @@ def print_machine_floor(project: dict, baseline: dict, trials: int, parallelism:
     CPU per trial that the 1.5x target leaves for everything else the project does."""
     cores = os.cpu_count() or 1
     optuna_cpu = sum(baseline["cpu"].values()) / trials
-    job_cpu = project["floor"]["the job's interpreter and imports"][1]
+    job_cpu = project["floor"][JOB_START][1]
     baseline_cycle = statistics.median(cycles(baseline["completions"], parallelism))
     floor_cycle = parallelism * (optuna_cpu + job_cpu) / cores
     allowed = 1.5 * baseline_cycle * cores / parallelism - (optuna_cpu + job_cpu)

@@ -1,9 +1,9 @@
 """Creating a remote object (a Batch job, a Kubernetes Job) at most once, though answers get lost.
 
 A create call whose answer never came back (a read timeout, a dropped connection, a 5xx) may have
-created the object; sending it again blindly can make a second one that nobody tracks. So each
-attempt names the object uniquely, and `create_once` tries again only after looking for it under
-that name: found, it is the one created, and it is returned.
+created the object; sending it again blindly can make a second one that nobody tracks. So the
+object carries a name of its own (the same in every attempt), and `create_once` tries again only
+after looking for it under that name: found, it is the one created, and it is returned.
 """
 
 from __future__ import annotations
