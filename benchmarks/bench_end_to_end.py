@@ -185,8 +185,8 @@ def main() -> None:
         model = registry.RegisteredModel.objects.filter(team=team, name="bench-solubility").first()
         if model is None:
             model = registry.model_create(team=team, name="bench-solubility", task="regression", target_name="SOL")
-        from models_registry.core.standardise import StandardiseOptions
-        from models_registry.core.training import train_and_package
+        from chemcore.standardise import StandardiseOptions
+        from chemcore.training import train_and_package
 
         train = dm.data.solubility()
         train_and_package(

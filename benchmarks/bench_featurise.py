@@ -42,7 +42,7 @@ def chunks(items: list[str], size: int) -> list[list[str]]:
 
 def _init_worker(spec: dict) -> None:
     global _featuriser
-    from models_registry.core.featurisers import featuriser_from_spec
+    from chemcore.featurisers import featuriser_from_spec
 
     _featuriser = featuriser_from_spec(spec)
 

@@ -22,7 +22,7 @@ back over HTTP — side by side with Optuna's own `study.optimize(n_jobs=2)` on 
 
 The experiment (made by `experiments.services.experiment_create`) names a custom image and command;
 the spec refuses a custom image on the local backend, so it says `kubernetes`, and the benchmark's
-Celery worker maps that backend name to the local backend (`portal.compute.register_backend`): each
+Celery worker maps that backend name to the local backend (`compute.register_backend`): each
 trial runs as a local process group (a runner forked by the backend's runner server, and
 `python -I -S -c <job>`) exactly as the local backend runs jobs. Everything else is the portal's
 own code, unchanged.
@@ -133,9 +133,9 @@ def run_celery_worker(hostname: str, concurrency: str) -> None:
     import django
 
     django.setup()
+    from compute import register_backend
+    from compute.local import LocalBackend
     from portal.celery import app
-    from portal.compute import register_backend
-    from portal.compute.local import LocalBackend
 
     register_backend("kubernetes", LocalBackend.from_settings)
     app.worker_main(
@@ -342,7 +342,7 @@ def process_floor(workdir: Path, repeats: int = 20) -> dict[str, tuple[float, fl
     a command that does nothing) and the job's interpreter with the job's imports."""
     import resource
 
-    from portal.compute import local_runner
+    from compute import local_runner
 
     job = [sys.executable, "-I", "-S", "-c", "import http.client, json, os, time, urllib.parse"]
     commands = {
@@ -542,9 +542,9 @@ def main() -> None:
         from django.core.files.base import ContentFile
         from django.core.files.storage import default_storage
 
-        from models_registry.storage_keys import team_prefix
         from portal.teams.models import Membership, Team
         from portal.teams.services import membership_set
+        from portal.teams.storage_keys import team_prefix
 
         team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Benchmarks"})
         user, _ = get_user_model().objects.get_or_create(username="bench")

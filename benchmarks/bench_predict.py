@@ -87,8 +87,8 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from models_registry.core.predictor import Predictor
-    from models_registry.core.training import train_and_package
+    from chemcore.predictor import Predictor
+    from chemcore.training import train_and_package
 
     torch.set_num_threads(1)
 

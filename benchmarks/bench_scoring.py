@@ -50,7 +50,7 @@ def ensure_library(path: Path | None, n: int, workdir: Path) -> Path:
 
 
 def read_smiles(path: Path, n: int) -> list[str]:
-    from models_registry.core.readers import Record, open_library
+    from chemcore.readers import Record, open_library
 
     smiles = []
     for item in open_library(path):
@@ -66,7 +66,7 @@ def write_shards(smiles: list[str], rows: int, workdir: Path) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from models_registry.core.standardise import StandardiseOptions, standardise_batch
+    from chemcore.standardise import StandardiseOptions, standardise_batch
     from screening.shards import SHARD_SCHEMA
 
     results = standardise_batch(smiles, StandardiseOptions())
@@ -95,8 +95,8 @@ def write_shards(smiles: list[str], rows: int, workdir: Path) -> list[Path]:
 def train_model(workdir: Path, n_estimators: int) -> Path:
     import datamol as dm
 
-    from models_registry.core.standardise import StandardiseOptions
-    from models_registry.core.training import train_and_package
+    from chemcore.standardise import StandardiseOptions
+    from chemcore.training import train_and_package
 
     train = dm.data.solubility()
     out = workdir / "model"
@@ -135,7 +135,7 @@ _worker_model = None
 
 def _load(model_dir: str) -> None:
     global _worker_model
-    from models_registry.core.predictor import Predictor
+    from chemcore.predictor import Predictor
     from screening.campaigns.scoring import ScoringModel
 
     _worker_model = ScoringModel(Predictor.load(model_dir))
@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--n-estimators", type=int, default=100)
     args = parser.parse_args()
 
-    from models_registry.core.predictor import Predictor
+    from chemcore.predictor import Predictor
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N molecules")
     args = parser.parse_args()
 
-    from models_registry.core.standardise import standardise_batch
+    from chemcore.standardise import standardise_batch
 
     smiles = load_smiles(args.limit)
     n = len(smiles)

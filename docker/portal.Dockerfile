@@ -5,9 +5,8 @@
 #
 #   docker build -f docker/portal.Dockerfile -t portal:dev .
 #
-# The requirement files are pinned; the ones in requirements/ also name the package mirrors of the
-# development machines (file:// indexes, --find-links), which an image build drops in favour of
-# PyPI and PyTorch's CPU-only index (for torch==…+cpu).
+# The requirement files are pinned (requirements/compile); torch's CPU-only build comes from
+# PyTorch's CPU index, which satisfies the pinned torch==X ahead of PyPI's CUDA build.
 
 ARG PYTHON_VERSION=3.11
 ARG DEBIAN_RELEASE=bookworm
@@ -25,8 +24,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 
 COPY requirements/base.txt requirements/ml.txt /tmp/requirements/
-RUN sed -i -e '/^--extra-index-url /d' -e '/^--find-links /d' -e '/^--index-url /d' /tmp/requirements/*.txt \
-    && pip install --extra-index-url "${TORCH_INDEX_URL}" \
+RUN pip install --extra-index-url "${TORCH_INDEX_URL}" \
         -r /tmp/requirements/base.txt -r /tmp/requirements/ml.txt \
     && pip check
 

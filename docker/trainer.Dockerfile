@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 #
 # The training image: one HPO trial per container (AWS Batch, Kubernetes Jobs), on a GPU when the
-# node has one. CUDA + cuDNN runtime, Python 3.11, and the same pinned RDKit, PyTorch, TensorFlow
-# and scikit-learn as the portal (requirements/ml.txt), with PyTorch's CUDA build from PyPI and the
-# GPU-capable TensorFlow wheel in place of tensorflow-cpu. Build from the repository root:
+# node has one. CUDA + cuDNN runtime, Python 3.11, the Django-free core's pinned set
+# (requirements/core.txt: RDKit, NumPy, scikit-learn) and the flavour libraries at the portal's
+# versions (requirements/trainer.txt), with PyTorch's CUDA build from PyPI and the GPU-capable
+# TensorFlow wheel in place of tensorflow-cpu. No Django, no Celery. Build from the repository root:
 #
 #   docker build -f docker/trainer.Dockerfile -t trainer:dev .
 #
@@ -44,11 +45,10 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/venv/bin:$PATH \
     HOME=/tmp
 
-COPY requirements/base.txt requirements/ml.txt /tmp/requirements/
+COPY requirements/core.txt requirements/trainer.txt /tmp/requirements/
 RUN python3.11 -m venv /opt/venv \
-    && sed -i -e '/^--extra-index-url /d' -e '/^--find-links /d' -e '/^--index-url /d' \
-        -e 's/^tensorflow-cpu==/tensorflow==/' -e 's/^torch==\([0-9.]*\)+cpu/torch==\1/' /tmp/requirements/*.txt \
-    && pip install -r /tmp/requirements/base.txt -r /tmp/requirements/ml.txt \
+    && sed -i -e 's/^tensorflow-cpu==/tensorflow==/' /tmp/requirements/trainer.txt \
+    && pip install -r /tmp/requirements/core.txt -r /tmp/requirements/trainer.txt \
     && pip check \
     && rm -rf /tmp/requirements
 
@@ -56,8 +56,10 @@ RUN groupadd --system --gid 10001 trainer \
     && useradd --system --uid 10001 --gid trainer --home-dir /tmp --no-create-home --shell /usr/sbin/nologin trainer
 
 WORKDIR /app
-COPY models_registry /app/models_registry
-COPY experiments /app/experiments
+# Only the Django-free code the job runs: the core, and the trial job with its HTTP client.
+COPY chemcore /app/chemcore
+COPY experiments/__init__.py experiments/client.py /app/experiments/
+COPY experiments/trial_job /app/experiments/trial_job
 
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--"]

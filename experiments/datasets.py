@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import tempfile
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-import pyarrow.parquet as pq
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from rdkit import Chem
 
-from models_registry.core.rdkit_logs import quiet
-from models_registry.core.readers import LibraryFormatError, open_library
-from models_registry.storage_keys import belongs_to_team, team_prefix
+from chemcore.rdkit_logs import quiet
+from chemcore.readers import LibraryFormatError, open_library
 from portal.teams.models import Team
+from portal.teams.storage_keys import belongs_to_team, team_prefix
+from screening import selectors as libraries
 from screening.models import Library
 
 HEADER = ("smiles", "target")
@@ -48,7 +46,7 @@ def check_source(team: Team, dataset: dict[str, Any]) -> None:
     a target no record has. Errors name the spec field."""
     target = dataset["target"]
     if dataset.get("library") is not None:
-        library = Library.objects.filter(pk=dataset["library"], team=team).first()
+        library = libraries.library_of_team(team, dataset["library"])
         if library is None:
             raise ValidationError({"dataset.library": f"no library {dataset['library']} in team {team.slug!r}"})
         if library.status != Library.Status.READY:
@@ -80,7 +78,9 @@ def stream_csv(team: Team, dataset: dict[str, Any]) -> Iterator[bytes]:
     """The CSV body, in chunks: a header, then one row per readable record (empty target if it has none)."""
     target = dataset["target"]
     if dataset.get("library") is not None:
-        library = Library.objects.get(pk=dataset["library"], team=team)
+        library = libraries.library_of_team(team, dataset["library"])
+        if library is None:
+            raise ValidationError({"dataset.library": f"no library {dataset['library']} in team {team.slug!r}"})
         records = _library_records(library)
     else:
         records = _file_records(location_key(team, dataset["location"]), dataset.get("smiles_column"))
@@ -98,17 +98,8 @@ def stream_csv(team: Team, dataset: dict[str, Any]) -> Iterator[bytes]:
 
 
 def _library_records(library: Library) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in library.shards.order_by("index").values_list("path", flat=True):
-        with tempfile.NamedTemporaryFile(suffix=".parquet") as local:
-            with default_storage.open(path, "rb") as source:
-                for chunk in iter(lambda: source.read(1 << 20), b""):
-                    local.write(chunk)
-            local.flush()
-            shard = pq.ParquetFile(local.name)
-            for batch in shard.iter_batches(batch_size=CHUNK_ROWS, columns=["smiles", "properties"]):
-                for smiles, props in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
-                    if smiles:
-                        yield smiles, (json.loads(props) if props else {})
+    for compound in libraries.library_compounds(library):
+        yield compound.smiles, compound.properties
 
 
 def _file_records(key: str, smiles_column: str | None) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""Trial jobs through `portal.compute`: what a trial's job runs, and submitting, watching, stopping it.
+"""Trial jobs through `compute`: what a trial's job runs, and submitting, watching, stopping it.
 
 A job gets two variables, PORTAL_URL and TRIAL_TOKEN, and finds everything else through the trial
 endpoints. With a trainer family it runs `python -m experiments.trial_job` (in the trainer image on
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from portal.compute import ComputeBackend, JobSpec, JobStatus, Resources, get_backend
+from compute import ComputeBackend, JobSpec, JobStatus, Resources, get_backend
 
 from .models import Trial
 

@@ -27,6 +27,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from portal import queueing
+
 from . import jobs, studies, tokens, trials, wakeups
 from .core.optimiser import search_exhausted
 from .core.search_space import decode_params, suggest, validate_params
@@ -34,6 +36,9 @@ from .core.spec import ExperimentSpec, SpecError
 from .models import Experiment, Trial
 
 logger = logging.getLogger(__name__)
+# Tasks (experiments.tasks) queued by name.
+FINALISE_TASK = "experiments.tasks.experiment_finalise"
+STOP_JOBS_TASK = "experiments.tasks.experiment_stop_jobs"
 WARM_START_FROM_EXPERIMENT = 5
 
 
@@ -366,22 +371,9 @@ def cancel_active_locked(experiment: Experiment, reason: str) -> int:
 
 
 def _after_cancel(experiment_id: int) -> None:
-    from .tasks import experiment_stop_jobs
-
     trials.tell_pending(Experiment.objects.get(pk=experiment_id))
-    try:
-        experiment_stop_jobs.delay(experiment_id)
-    except Exception:  # the reconcile stops them
-        logger.warning("experiment %s: could not queue stopping its jobs", experiment_id, exc_info=True)
+    queueing.try_send(STOP_JOBS_TASK, experiment_id)  # if the broker is down, the reconcile stops them
 
 
 def queue_finalise(experiment_id: int) -> None:
-    from .tasks import experiment_finalise
-
-    def send() -> None:
-        try:
-            experiment_finalise.delay(experiment_id)
-        except Exception:  # the reconcile finalises it
-            logger.warning("experiment %s: could not queue finalising", experiment_id, exc_info=True)
-
-    transaction.on_commit(send)
+    queueing.try_send_after_commit(FINALISE_TASK, experiment_id)  # else the reconcile finalises it

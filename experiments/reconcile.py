@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.compute import JobState, JobStatus
+from compute import JobState, JobStatus
 
 from . import jobs, launcher, studies, trials
 from .finalise import finalise

@@ -1,8 +1,8 @@
-"""Where an experiment's files live: under its team's prefix (see models_registry.storage_keys)."""
+"""Where an experiment's files live: under its team's prefix (see portal.teams.storage_keys)."""
 
 from __future__ import annotations
 
-from models_registry.storage_keys import team_prefix
+from portal.teams.storage_keys import team_prefix
 
 
 def experiment_prefix(experiment) -> str:

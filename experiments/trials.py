@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
@@ -26,13 +24,15 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from models_registry import packages
+from models_registry import uploads
+from portal import queueing
 
 from . import studies, wakeups
 from .models import Experiment, Trial
 from .storage_keys import trial_package_key
 
 logger = logging.getLogger(__name__)
+STEP_TASK = "experiments.tasks.experiment_step"  # queued by name
 
 
 class TrialConflict(Exception):
@@ -52,18 +52,13 @@ def queue_step(experiment_id: int) -> None:
 def step_now(experiment_id: int) -> None:
     """Wake the experiment's driver if one runs (`wakeups`), else queue a step task; a broker outage
     is left to the periodic reconcile."""
-    from .tasks import experiment_step
-
     try:
         channel = wakeups.channel()
         if channel is not None and channel.wake(experiment_id):
             return
     except Exception:  # no Redis: a task does it
         logger.warning("experiment %s: could not wake its driver", experiment_id, exc_info=True)
-    try:
-        experiment_step.delay(experiment_id)
-    except Exception:  # the periodic reconcile drives the experiment on
-        logger.warning("experiment %s: could not queue the next step", experiment_id, exc_info=True)
+    queueing.try_send(STEP_TASK, experiment_id)  # if the broker is down, the reconcile drives it on
 
 
 def _require_running(trial: Trial) -> None:
@@ -138,13 +133,11 @@ def report(trial: Trial, step: int, value: float) -> bool:
 def store_package(trial: Trial, body: IO[bytes]) -> Trial:
     """Keep the job's model package (size-bounded, verified) at the trial's key in object storage."""
     _require_running(trial)
-    with tempfile.TemporaryDirectory(prefix="trial-package-") as workdir:
-        local = Path(workdir) / "package.tar.gz"
-        digest = packages.copy_with_digest(body, local, limit=settings.TRIAL_MAX_PACKAGE_BYTES)
-        manifest = packages.verify_archive(local, Path(workdir) / "unpacked")
+    with uploads.received_archive(body, limit=settings.TRIAL_MAX_PACKAGE_BYTES) as received:
+        digest, manifest = received.sha256, received.manifest
         key = trial_package_key(trial)
         default_storage.delete(key)
-        with local.open("rb") as source:
+        with received.path.open("rb") as source:
             stored = default_storage.save(key, File(source, name="package.tar.gz"))
     fingerprint = (manifest.get("training_data") or {}).get("fingerprint") or ""
     Trial.objects.filter(pk=trial.pk).update(

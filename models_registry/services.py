@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -16,10 +15,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from portal.teams.models import Team
+from portal.teams.storage_keys import belongs_to_team
 
-from . import packages
+from . import uploads
 from .models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel
-from .storage_keys import belongs_to_team, package_key
+from .storage_keys import package_key
 
 
 def model_create(
@@ -65,10 +65,8 @@ def version_register_archive(
     The archive is copied to a temporary file first (bounded in size), unpacked and verified there;
     only a package that passes is written to object storage.
     """
-    with tempfile.TemporaryDirectory(prefix="package-") as workdir:
-        local = Path(workdir) / "package.tar.gz"
-        digest = packages.copy_with_digest(archive, local, limit=settings.MAX_PACKAGE_BYTES)
-        manifest = packages.verify_archive(local, Path(workdir) / "unpacked")
+    with uploads.received_archive(archive, limit=settings.MAX_PACKAGE_BYTES) as received:
+        digest, manifest = received.sha256, received.manifest
         if manifest.get("task") != model.task:
             raise ValidationError(
                 f"The package is a {manifest.get('task')} model but {model.name!r} is a {model.task} model."
@@ -77,7 +75,7 @@ def version_register_archive(
             RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()  # serialise numbering
             number = (model.versions.aggregate(top=Max("version"))["top"] or 0) + 1
             key = package_key(model.team, model.pk, number)
-            with local.open("rb") as source:
+            with received.path.open("rb") as source:
                 stored_key = default_storage.save(key, File(source, name="package.tar.gz"))
             return ModelVersion.objects.create(
                 model=model,
@@ -110,11 +108,8 @@ def version_register_location(
 
 def version_register_directory(*, model: RegisteredModel, directory: Path, **kwargs) -> ModelVersion:
     """Register a package directory (e.g. fresh from training) by archiving it first."""
-    with tempfile.TemporaryDirectory(prefix="package-") as workdir:
-        archive = Path(workdir) / "package.tar.gz"
-        packages.pack_directory(directory, archive)
-        with archive.open("rb") as source:
-            return version_register_archive(model=model, archive=source, **kwargs)
+    with uploads.packed_directory(directory) as archive, archive.open("rb") as source:
+        return version_register_archive(model=model, archive=source, **kwargs)
 
 
 def version_set_status(*, version: ModelVersion, status: str) -> ModelVersion:

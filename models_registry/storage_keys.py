@@ -1,20 +1,10 @@
-"""Where a team's objects live in object storage. Everything a team owns sits under its prefix,
-so a location named in a request can be checked against the caller's teams."""
+"""Where a model's packages live: under its team's prefix (see portal.teams.storage_keys)."""
 
 from __future__ import annotations
 
 from portal.teams.models import Team
-
-
-def team_prefix(team: Team) -> str:
-    return f"teams/{team.pk}/"
+from portal.teams.storage_keys import team_prefix
 
 
 def package_key(team: Team, model_id: int, version: int) -> str:
     return f"{team_prefix(team)}models/{model_id}/v{version}/package.tar.gz"
-
-
-def belongs_to_team(key: str, team: Team) -> bool:
-    """True for a normalised key inside the team's prefix (no '..', no absolute paths)."""
-    parts = key.split("/")
-    return key.startswith(team_prefix(team)) and ".." not in parts and "" not in parts[:-1]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from chemcore.depict import smiles_to_data_uri
 from portal.teams.selectors import get_scoped_or_404
 
 from . import predicting, selectors
-from .core.depict import smiles_to_data_uri
 from .forms import TryItForm
 from .models import RegisteredModel
 

@@ -11,7 +11,7 @@ urlpatterns = [
     path("api/", include("portal.api.urls")),
     path("models/", include("models_registry.urls")),
     path("libraries/", include("screening.urls")),
-    path("campaigns/", include("screening.campaigns.urls")),
+    path("campaigns/", include("screening.campaign_urls")),
     path("experiments/", include("experiments.urls")),
     path("", include("portal.web.urls")),
 ]

@@ -25,8 +25,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from models_registry.core.readers import LibraryFormatError, LibraryReader, Record, RecordError, open_library
-from models_registry.core.standardise import StandardiseOptions, standardise_batch
+from chemcore.readers import LibraryFormatError, LibraryReader, Record, RecordError, open_library
+from chemcore.standardise import StandardiseOptions, standardise_batch
 
 from .models import Library, LibraryShard
 from .shards import SHARD_SCHEMA

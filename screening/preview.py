@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from rdkit import Chem
 
-from models_registry.core.depict import smiles_to_data_uri
-from models_registry.core.rdkit_logs import capture_errors, clean_messages, quiet
-from models_registry.core.readers import LibraryFormatError, Record, RecordError, open_library, sniff_format
-from models_registry.core.readers.detect import canonical_format
-from models_registry.core.readers.source import GZIP_MAGIC, check_text
-from models_registry.core.readers.source import HEAD_BYTES as SNIFF_BYTES
+from chemcore.depict import smiles_to_data_uri
+from chemcore.rdkit_logs import capture_errors, clean_messages, quiet
+from chemcore.readers import LibraryFormatError, Record, RecordError, open_library, sniff_format
+from chemcore.readers.detect import canonical_format
+from chemcore.readers.source import GZIP_MAGIC, check_text
+from chemcore.readers.source import HEAD_BYTES as SNIFF_BYTES
 
 HEAD_BYTES = 256 * 1024  # what the page sends: file.slice(0, HEAD_BYTES)
 MAX_REQUEST_BYTES = 1024 * 1024  # larger previews are refused (the head is all that is needed)
@@ -65,6 +65,14 @@ class Preview:
     id_column: str | None
     rows: list[PreviewRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def declared_length(meta: dict) -> int:
+    """A request body's declared size from its WSGI environ / `request.META` (0 when absent or unreadable)."""
+    try:
+        return max(0, int(meta.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
 
 
 def check_request_size(content_length: int) -> None:

@@ -13,10 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from portal import queueing
 from portal.teams.models import Team
 
 from .models import Library
 from .storage_keys import library_prefix
+
+INGEST_TASK = "screening.tasks.library_ingest"
 
 
 def library_create(
@@ -51,7 +54,7 @@ def library_create(
         library.upload_path = default_storage.save(key, upload)
         library.upload_bytes = upload.size
         library.save()
-        transaction.on_commit(lambda: _queue_ingest(library.pk))
+        queueing.send_after_commit(INGEST_TASK, library.pk)
     return library
 
 
@@ -61,9 +64,3 @@ def library_cancel(*, library: Library) -> bool:
         status=Library.Status.CANCELLED, finished_at=timezone.now()
     )
     return bool(updated)
-
-
-def _queue_ingest(library_id: int) -> None:
-    from .tasks import library_ingest
-
-    library_ingest.delay(library_id)

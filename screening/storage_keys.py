@@ -1,6 +1,6 @@
-"""Where a library's files live: under its team's prefix (see models_registry.storage_keys)."""
+"""Where a library's files live: under its team's prefix (see portal.teams.storage_keys)."""
 
-from models_registry.storage_keys import team_prefix
+from portal.teams.storage_keys import team_prefix
 
 from .models import Library
 

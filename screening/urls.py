@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from .views import libraries as views
 
 urlpatterns = [
     path("", views.library_list, name="libraries"),

@@ -52,9 +52,9 @@ def _solubility(n: int):
 @pytest.fixture(scope="session")
 def regression_archive(tmp_path_factory) -> Path:
     """A small, real random-forest package (standardising its inputs), archived."""
-    from models_registry.core.package import pack
-    from models_registry.core.standardise import StandardiseOptions
-    from models_registry.core.training.api import train_and_package
+    from chemcore.package import pack
+    from chemcore.standardise import StandardiseOptions
+    from chemcore.training.api import train_and_package
 
     smiles, sol, _ = _solubility(300)
     out = tmp_path_factory.mktemp("pkg") / "regression"
@@ -68,8 +68,8 @@ def regression_archive(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def classification_archive(tmp_path_factory) -> Path:
-    from models_registry.core.package import pack
-    from models_registry.core.training.api import train_and_package
+    from chemcore.package import pack
+    from chemcore.training.api import train_and_package
 
     smiles, _, classes = _solubility(300)
     out = tmp_path_factory.mktemp("pkg") / "classification"

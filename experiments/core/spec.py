@@ -10,7 +10,7 @@ search space — is checked once the parts are valid. Every problem comes back i
 each with the dotted path of its field. See SPEC.md beside this file for the format.
 
 Model families, their parameters, metrics and split kinds come from the core trainer
-(`models_registry.core.training`), so a spec is rejected here, at submission, for anything the
+(`chemcore.training`), so a spec is rejected here, at submission, for anything the
 trainer would reject at the first trial.
 """
 
@@ -24,11 +24,11 @@ from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from models_registry.core.featurisers import featuriser_from_spec
-from models_registry.core.metrics import CLASSIFICATION_METRICS, DEFAULT_METRIC, DIRECTIONS, REGRESSION_METRICS
-from models_registry.core.training.params import FAMILIES, SCHEMAS
-from models_registry.core.training.params import validate_params as validate_family_params
-from models_registry.core.training.prepare import DEFAULT_FEATURISER
+from chemcore.featurisers import featuriser_from_spec
+from chemcore.metrics import CLASSIFICATION_METRICS, DEFAULT_METRIC, DIRECTIONS, REGRESSION_METRICS
+from chemcore.training.params import FAMILIES, SCHEMAS
+from chemcore.training.params import validate_params as validate_family_params
+from chemcore.training.prepare import DEFAULT_FEATURISER
 
 from .errors import Loc, SpecError, problems, show, translate
 from .loading import Format, load_text

@@ -114,7 +114,7 @@ class TrialJob:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
     def train(self, job: dict[str, Any]) -> tuple[dict[str, Any] | None, Path | None]:
-        from models_registry.core.training import cross_validate, load_training_table, train_and_package
+        from chemcore.training import cross_validate, load_training_table, train_and_package
 
         spec = job["spec"]
         if not spec["model"].get("family"):
@@ -164,7 +164,7 @@ class TrialJob:
         return metrics, out_dir
 
     def finish(self, metrics: dict[str, Any], package_dir: Path | None) -> int:
-        from models_registry.core.package import pack
+        from chemcore.package import pack
 
         if package_dir is not None:
             archive = pack(package_dir, package_dir.with_suffix(".tar.gz"))

@@ -6,9 +6,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 
-from portal.teams.models import Membership, Team
 from portal.teams.selectors import scoped, teams_for_user
 
 
@@ -30,8 +28,3 @@ class TeamField(serializers.SlugRelatedField):
 
     def get_queryset(self):
         return teams_for_user(self.context["request"].user)
-
-
-def require_team_admin(user, team: Team) -> None:
-    if not Membership.objects.filter(team=team, user=user, role=Membership.Role.ADMIN).exists():
-        raise PermissionDenied("Only an admin of this team can do that.")

@@ -1,26 +1,18 @@
+"""/api/: the schema and docs, and each app's API, included by module name (the portal imports no
+app's views)."""
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
-from experiments.api.experiments import ExperimentViewSet
-from experiments.api.trials import TrialJobViewSet
-from portal.teams.api import ApiTokenViewSet, MeView, TeamViewSet
-from screening.api import LibraryViewSet
-from screening.campaigns.api import CampaignViewSet
+from .root import ApiRootView
 
-router = DefaultRouter()
-router.register("teams", TeamViewSet, basename="team")
-router.register("tokens", ApiTokenViewSet, basename="token")
-router.register("libraries", LibraryViewSet, basename="library")
-router.register("campaigns", CampaignViewSet, basename="campaign")
-router.register("experiments", ExperimentViewSet, basename="experiment")
-router.register("trials", TrialJobViewSet, basename="trial")
+# Each app owns its API's URLs in `<app>/api/urls.py`.
+APP_APIS = ("portal.teams.api.urls", "models_registry.api.urls", "screening.api.urls", "experiments.api.urls")
 
 urlpatterns = [
-    path("me/", MeView.as_view(), name="api-me"),
+    path("", ApiRootView.as_view(), name="api-root"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[]), name="api-redoc"),
-    path("", include("models_registry.api_urls")),
-    path("", include(router.urls)),
+    *(path("", include(module)) for module in APP_APIS),
 ]

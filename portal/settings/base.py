@@ -147,11 +147,12 @@ CELERY_BROKER_URL = envs.broker_url(
 )
 CELERY_RESULT_BACKEND = envs.env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Task modules beyond each app's own `tasks` (which autodiscovery finds).
+CELERY_IMPORTS = ("screening.campaigns.tasks",)
 CELERY_TASK_ROUTES = {
     "screening.tasks.library_*": {"queue": "ingest"},
-    "screening.tasks.campaign_*": {"queue": "screening"},
+    "screening.campaigns.tasks.*": {"queue": "screening"},
     "experiments.tasks.*": {"queue": "hpo"},
-    "models_registry.tasks.deployment_*": {"queue": "deploy"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -197,7 +198,10 @@ if HPO_DRIVER_MAX_SECONDS + 60 > CELERY_TASK_SOFT_TIME_LIMIT:
     )
 
 CELERY_BEAT_SCHEDULE: dict = {
-    "campaign-reconcile": {"task": "screening.tasks.campaign_reconcile", "schedule": CAMPAIGN_RECONCILE_SECONDS},
+    "campaign-reconcile": {
+        "task": "screening.campaigns.tasks.campaign_reconcile",
+        "schedule": CAMPAIGN_RECONCILE_SECONDS,
+    },
     "experiment-reconcile": {
         "task": "experiments.tasks.experiment_reconcile",
         "schedule": EXPERIMENT_RECONCILE_SECONDS,
@@ -264,7 +268,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 PROMETHEUS_METRIC_NAMESPACE = "portal"
 
-# Compute backends (portal.compute): where training trials and screening shard jobs run as containers.
+# Compute backends (compute): where training trials and screening shard jobs run as containers.
 # "local" needs nothing; "batch" and "kubernetes" read the rest only when used, so none is required.
 COMPUTE_LOCAL_DIR = envs.path("COMPUTE_LOCAL_DIR", VAR_DIR / "jobs")
 COMPUTE_LOCAL_PARALLELISM = envs.integer("COMPUTE_LOCAL_PARALLELISM", 2, minimum=1)

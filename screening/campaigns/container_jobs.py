@@ -1,6 +1,6 @@
-"""Campaign shard jobs as container array jobs on AWS Batch or Kubernetes (`portal.compute`).
+"""Campaign shard jobs as container array jobs on AWS Batch or Kubernetes (`compute`).
 
-One array job per dispatch: child N runs `python -m screening.cli score-shard --campaign C --shards
+One array job per dispatch: child N runs `python -m screening.campaigns.cli score-shard --campaign C --shards
 <list>` and scores the N-th listed shard, writing its progress and result exactly as a Celery task
 would. The periodic reconcile (`reconcile`) reads the children's states: a child that ended without
 its shard done is resubmitted (in a new array job) until the shard has had CAMPAIGN_SHARD_ATTEMPTS
@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from portal.compute import JobSpec, JobState, Resources, SecretRef, get_backend
+from compute import JobSpec, JobState, Resources, SecretRef, get_backend
 
 from ..models import Campaign, CampaignShard
 from . import runner
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def job_spec(campaign: Campaign, indices: list[int]) -> JobSpec:
     """The array job for `indices` (child N scores indices[N])."""
-    command = ["python", "-m", "screening.cli", "score-shard", "--campaign", str(campaign.pk)]
+    command = ["python", "-m", "screening.campaigns.cli", "score-shard", "--campaign", str(campaign.pk)]
     command += ["--shards", ",".join(str(i) for i in indices)]
     return JobSpec(
         name=f"campaign-{campaign.pk}-{len(campaign.jobs) + 1}",

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from django.core.files.storage import default_storage
 from rdkit import Chem
 
-from models_registry.core.rdkit_logs import quiet
+from chemcore.rdkit_logs import quiet
 
 from ..models import Campaign, CampaignModel, CampaignShard
 

@@ -2,7 +2,7 @@
 an executor only decides how it is started, cancelled and watched:
 
 - celery (default): one task per shard on the `screening` queue;
-- batch / kubernetes: one array job whose child N runs `python -m screening.cli score-shard` for the
+- batch / kubernetes: one array job whose child N runs `python -m screening.campaigns.cli score-shard` for the
   N-th listed shard, in the screening image (see `screening.campaigns.container_jobs`).
 """
 
@@ -13,7 +13,10 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
+from portal import queueing
+
 from ..models import Campaign
+from .runner import FINALISE_TASK, SCORE_SHARD_TASK
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +32,13 @@ def unavailable_reason(executor: str) -> str | None:
 
 def dispatch(campaign_id: int, indices: Sequence[int]) -> None:
     """Start the shard jobs for `indices` (all shards at creation, the failed ones on retry)."""
-    from .. import tasks
-
     campaign = Campaign.objects.get(pk=campaign_id)
     if not indices:
-        tasks.campaign_finalise.delay(campaign_id)  # an empty library: nothing to score
+        queueing.send(FINALISE_TASK, campaign_id)  # an empty library: nothing to score
         return
     if campaign.executor == Campaign.Executor.CELERY:
         for index in indices:
-            tasks.campaign_score_shard.delay(campaign_id, index)
+            queueing.send(SCORE_SHARD_TASK, campaign_id, index)
         return
     from . import container_jobs
 

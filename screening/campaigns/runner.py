@@ -1,7 +1,7 @@
 """Run a campaign's shard jobs and finalise it, against the database and object storage.
 
 `score_campaign_shard` is what every execution target runs (a Celery task, an AWS Batch array child,
-a Kubernetes indexed Job pod, or a person with `python -m screening.cli score-shard`). It is
+a Kubernetes indexed Job pod, or a person with `python -m screening.campaigns.cli score-shard`). It is
 idempotent: a shard already done is skipped, a rerun overwrites the same result keys, and the counts
 are set (never added) when the shard is marked done, so a shard done twice counts once.
 """
@@ -24,9 +24,10 @@ from django.db.models import Q
 from django.utils import timezone
 from rdkit import Chem
 
+from chemcore.rdkit_logs import quiet
+from chemcore.standardise import StandardiseOptions
 from models_registry import predicting
-from models_registry.core.rdkit_logs import quiet
-from models_registry.core.standardise import StandardiseOptions
+from portal import queueing
 
 from ..models import Campaign, CampaignModel, CampaignShard, Hit
 from ..storage_keys import campaign_result_key, campaign_top_key
@@ -35,6 +36,11 @@ from .scoring import ScoringModel, score_shard
 from .sketch import Sketch
 
 logger = logging.getLogger(__name__)
+
+
+# The tasks (screening.campaigns.tasks) that run this module's work, queued by name.
+SCORE_SHARD_TASK = "screening.campaigns.tasks.campaign_score_shard"
+FINALISE_TASK = "screening.campaigns.tasks.campaign_finalise"
 
 
 class Cancelled(Exception):
@@ -181,9 +187,7 @@ def _after_shard(campaign_id: int, finalise_inline: bool) -> None:
     if finalise_inline:
         finalise_campaign(campaign_id)
     else:
-        from ..tasks import campaign_finalise
-
-        campaign_finalise.delay(campaign_id)
+        queueing.send(FINALISE_TASK, campaign_id)
 
 
 def shards_settled(campaign_id: int) -> bool:

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rdkit import Chem
 
-from models_registry.core.predictor import Predictor
-from models_registry.core.rdkit_logs import quiet
+from chemcore.predictor import Predictor
+from chemcore.rdkit_logs import quiet
 
 from .filters import CompoundFilter, FilterSpec
 from .sketch import Sketch

@@ -11,7 +11,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from rdkit import Chem
 
-from models_registry.core.rdkit_logs import quiet
+from chemcore.rdkit_logs import quiet
 
 from ..models import Campaign, CampaignShard, Hit
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from portal.compute import ComputeBackend
+from compute import ComputeBackend
 from tests.processes import free_port
 
 from .fake_kubernetes import FakeKubernetes
@@ -47,7 +47,7 @@ class MotoBatch:
         return self.clients[service]
 
     def backend(self, **options):
-        from portal.compute.aws_batch import BatchBackend
+        from compute.aws_batch import BatchBackend
 
         return BatchBackend(
             self.job_queue, client=self.client("batch"), logs_client=self.client("logs"), region_name=REGION, **options
@@ -158,7 +158,7 @@ def kubernetes_api() -> Iterator[FakeKubernetes]:
 def kubernetes_backend(fake: FakeKubernetes, **options):
     from kubernetes import client
 
-    from portal.compute.kubernetes_jobs import KubernetesBackend
+    from compute.kubernetes_jobs import KubernetesBackend
 
     api_client = client.ApiClient(client.Configuration(host=fake.url))
     return KubernetesBackend(NAMESPACE, api_client=api_client, **options)
@@ -183,7 +183,7 @@ class Harness:
 @pytest.fixture(params=["local", "batch", "kubernetes"])
 def harness(request, tmp_path) -> Harness:
     if request.param == "local":
-        from portal.compute.local import LocalBackend
+        from compute.local import LocalBackend
 
         backend = LocalBackend(tmp_path / "jobs", secrets=SECRETS, cancel_grace_seconds=2)
         return Harness("local", backend, backend, uuid.uuid4().hex, runs_commands=True)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from portal.compute import JobSpec, JobState, Resources, SecretRef
-from portal.compute.aws_batch import CANCEL_MARKER, BatchBackend, job_status
+from compute import JobSpec, JobState, Resources, SecretRef
+from compute.aws_batch import CANCEL_MARKER, BatchBackend, job_status
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer:1.0"
 

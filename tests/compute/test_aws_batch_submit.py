@@ -15,9 +15,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from portal.compute import JobSpec
-from portal.compute.aws_batch import BatchBackend
-from portal.compute.aws_batch_submit import NO_RETRIES, SUBMIT_ATTEMPTS
+from compute import JobSpec
+from compute.aws_batch import BatchBackend
+from compute.aws_batch_submit import NO_RETRIES, SUBMIT_ATTEMPTS
 
 from .conftest import CREDENTIALS, REGION
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from portal.compute import JobSpec, JobState, SecretRef
+from compute import JobSpec, JobState, SecretRef
 
 IMAGE = "registry.example.com/drug-discovery/trainer:1.0"
 WAIT = 30

@@ -11,8 +11,8 @@ import re
 import pytest
 from kubernetes.client import ApiException
 
-from portal.compute import JobSpec, JobState, Resources, SecretRef, kubernetes_jobs
-from portal.compute.kubernetes_jobs import CANCEL_ANNOTATION, env_secret_manifest, job_manifest
+from compute import JobSpec, JobState, Resources, SecretRef, kubernetes_jobs
+from compute.kubernetes_jobs import CANCEL_ANNOTATION, env_secret_manifest, job_manifest
 
 from .conftest import NAMESPACE, kubernetes_backend
 
@@ -26,7 +26,7 @@ PLAIN = JobSpec("hpo-trial-7", IMAGE, ["train", "--trial", "7"], env={"TRIAL_ID"
 FULL = JobSpec(
     "Screen.Campaign_12.Shards",
     IMAGE,
-    ["python", "-m", "screening.cli", "score-shard", "--campaign", "12"],
+    ["python", "-m", "screening.campaigns.cli", "score-shard", "--campaign", "12"],
     env={"PORTAL_URL": "http://portal:8000"},
     secret_env={"PORTAL_TOKEN": SecretRef("portal-job-tokens", "campaign-12")},
     resources=Resources(vcpu=0.5, memory_mib=3072, gpu=2),

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.compute import JobSpec, JobState, SecretRef
-from portal.compute.local import LocalBackend
+from compute import JobSpec, JobState, SecretRef
+from compute.local import LocalBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "ignored-locally"
@@ -119,7 +119,7 @@ def test_another_process_reads_the_state_and_can_cancel(backend, tmp_path):
 
     # A separate process (another worker) reads one job's outcome and cancels the other job.
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from portal.compute.local import LocalBackend; "
+        "import sys; sys.path.insert(0, sys.argv[1]); from compute.local import LocalBackend; "
         "backend = LocalBackend(sys.argv[2], cancel_grace_seconds=1); "
         "print(backend.status([sys.argv[3]])[sys.argv[3]].state.value); backend.cancel(sys.argv[4], 'from afar')"
     )
@@ -232,7 +232,7 @@ def test_the_runner_runs_as_a_module_too(tmp_path):
     jobdir = tmp_path / "by-hand"
     jobdir.mkdir()
     subprocess.run(
-        [sys.executable, "-m", "portal.compute.local_runner", str(jobdir), "--", sys.executable, "-c", "print(42)"],
+        [sys.executable, "-m", "compute.local_runner", str(jobdir), "--", sys.executable, "-c", "print(42)"],
         cwd=ROOT,
         check=True,
         timeout=60,
@@ -255,7 +255,7 @@ def test_a_job_cancelled_before_its_runner_starts_never_runs(tmp_path):
     command = [sys.executable, "-c", "open('ran', 'w').write('1')"]
 
     subprocess.run(
-        [sys.executable, "-m", "portal.compute.local_runner", str(jobdir), "--", *command],
+        [sys.executable, "-m", "compute.local_runner", str(jobdir), "--", *command],
         cwd=ROOT,
         timeout=60,
         start_new_session=True,
@@ -290,7 +290,7 @@ def test_cancelling_a_lost_job_leaves_it_lost(backend):
 
 
 def test_runners_are_forked_by_a_server_that_is_replaced_when_it_dies(backend):
-    from portal.compute.local import _runner_server
+    from compute.local import _runner_server
 
     first = backend.submit(JobSpec("one", IMAGE, python("print('one')")))
     server = _runner_server(backend.python).process
@@ -309,7 +309,7 @@ def test_runners_are_forked_by_a_server_that_is_replaced_when_it_dies(backend):
 
 
 def test_jobs_outlive_the_runner_server_and_a_recycled_pid_is_not_their_runner(backend):
-    from portal.compute.local import _runner_server
+    from compute.local import _runner_server
 
     handle = backend.submit(JobSpec("long", IMAGE, python("import time; time.sleep(120)")))
     record = json.loads(wait_for_file(backend.root / handle / "pid"))

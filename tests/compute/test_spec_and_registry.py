@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from portal.compute import (
+from compute import (
     ComputeBackend,
     JobSpec,
     JobState,
@@ -20,7 +20,7 @@ from portal.compute import (
     register_backend,
     registry,
 )
-from portal.compute.base import parse_index_ranges, setting
+from compute.base import parse_index_ranges, setting
 
 IMAGE = "trainer:1.0"
 

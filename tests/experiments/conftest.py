@@ -41,17 +41,21 @@ def eager_tasks(monkeypatch) -> list[tuple[str, tuple]]:
     from django.conf import settings
 
     from experiments import tasks
+    from portal import queueing
 
     monkeypatch.setattr(settings, "HPO_DRIVER_IDLE_SECONDS", 0)
 
     calls: list[tuple[str, tuple]] = []
-    for task in (tasks.experiment_step, tasks.experiment_finalise, tasks.experiment_stop_jobs):
+    eager = {task.name: task for task in (tasks.experiment_step, tasks.experiment_finalise, tasks.experiment_stop_jobs)}
+    send = queueing.send
 
-        def run(*args, _task=task):
-            calls.append((_task.name.rsplit(".", 1)[-1], args))
-            return _task(*args)
+    def run(name, *args, **options):
+        if name not in eager:
+            return send(name, *args, **options)
+        calls.append((name.rsplit(".", 1)[-1], args))
+        return eager[name](*args)
 
-        monkeypatch.setattr(task, "delay", run)
+    monkeypatch.setattr(queueing, "send", run)
     return calls
 
 
@@ -59,18 +63,26 @@ def eager_tasks(monkeypatch) -> list[tuple[str, tuple]]:
 def no_tasks(monkeypatch) -> list[tuple[str, tuple]]:
     """Queued experiment tasks are only recorded."""
     from experiments import tasks
+    from portal import queueing
 
     calls: list[tuple[str, tuple]] = []
-    for task in (tasks.experiment_step, tasks.experiment_finalise, tasks.experiment_stop_jobs):
-        monkeypatch.setattr(task, "delay", lambda *args, _name=task.name: calls.append((_name, args)))
+    recorded = {task.name for task in (tasks.experiment_step, tasks.experiment_finalise, tasks.experiment_stop_jobs)}
+    send = queueing.send
+
+    def record(name, *args, **options):
+        if name not in recorded:
+            return send(name, *args, **options)
+        calls.append((name, args))
+
+    monkeypatch.setattr(queueing, "send", record)
     return calls
 
 
 @pytest.fixture
 def sleeping_jobs(monkeypatch) -> Callable[[], None]:
     """Trial jobs that only sleep (real local processes, no training), for the job-watching tests."""
+    from compute import JobSpec
     from experiments import jobs
-    from portal.compute import JobSpec
 
     def job_spec(trial, token):
         return JobSpec(name=f"trial-{trial.experiment_id}-{trial.pk}", image="none", command=["sleep", "120"])
@@ -82,8 +94,8 @@ def sleeping_jobs(monkeypatch) -> Callable[[], None]:
 @pytest.fixture
 def local_jobs(sleeping_jobs):
     """Sleeping local jobs; whatever is still running at the end is cancelled."""
+    from compute import get_backend
     from experiments.models import Trial
-    from portal.compute import get_backend
 
     yield
     backend = get_backend("local")

@@ -23,11 +23,11 @@ from django.conf import settings as django_settings
 from optuna.trial import TrialState
 from rest_framework.test import APIClient
 
+from compute.aws_batch import CANCEL_MARKER
 from experiments import launcher, reconcile, services, studies
 from experiments.core.spec import parse_spec
 from experiments.models import Experiment, Trial
 from experiments.trial_job.run import trial_id_of
-from portal.compute.aws_batch import CANCEL_MARKER
 from tests.compute.conftest import REGION, MotoBatch, create_job_queue, moto_server
 
 from .helpers import spec

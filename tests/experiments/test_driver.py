@@ -178,8 +178,8 @@ def test_a_job_that_calls_while_its_submission_is_recorded_waits(world, transact
 def test_a_trial_cancelled_while_its_job_is_submitted_has_the_job_stopped(
     world, transactional_db, local_jobs, no_tasks, monkeypatch
 ):
+    from compute import JobState, get_backend
     from experiments import jobs
-    from portal.compute import JobState, get_backend
 
     experiment = make_experiment(world)
     trial = Trial.objects.create(experiment=experiment, backend="local")

@@ -12,11 +12,11 @@ from django.utils import timezone
 from optuna.trial import TrialState
 from rest_framework.test import APIClient
 
+from compute import JobState, get_backend
 from experiments import launcher, reconcile, services, studies
 from experiments.core.spec import parse_spec
 from experiments.finalise import finalise
 from experiments.models import Experiment, Trial
-from portal.compute import JobState, get_backend
 
 from .helpers import group_alive, job_pid, make_experiment, optuna_trial, spec, stored_token, wait_until
 
@@ -117,8 +117,8 @@ def test_a_lost_job_fails_its_trial_which_is_retried_once(world, local_jobs, no_
 
 
 def test_a_job_that_dies_without_reporting_says_why_in_the_trial_reason(world, local_jobs, no_tasks, monkeypatch):
+    from compute import JobSpec
     from experiments import jobs
-    from portal.compute import JobSpec
 
     def crashing(trial, token):  # e.g. the job cannot reach the portal: it prints why and exits
         script = "echo 'trial job starting'; echo 'ConnectionError: portal at http://portal:8000 refused' >&2; exit 3"

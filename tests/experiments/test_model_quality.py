@@ -11,8 +11,8 @@ import requests
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from chemcore.training import load_training_table, train_model
 from experiments.models import Experiment
-from models_registry.core.training import load_training_table, train_model
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

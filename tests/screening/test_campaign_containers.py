@@ -1,7 +1,7 @@
 """Campaign shard jobs as container array jobs: a Kubernetes indexed Job (against the fake API server
 in tests/compute, whose pods run as local processes, because no cluster can run here) and an AWS
 Batch array job (against moto's server over real HTTP, which runs no containers: the children's
-command is run by hand, as the containers would). The children run `python -m screening.cli`."""
+command is run by hand, as the containers would). The children run `python -m screening.campaigns.cli`."""
 
 import contextlib
 import os
@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from rdkit import RDConfig
 
-from portal.compute import register_backend
+from compute import register_backend
 from screening.campaigns import container_jobs, services
 from screening.campaigns.services import ModelChoice
 from screening.models import Campaign, CampaignShard
@@ -32,8 +32,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow]
 def backend_named(name: str, factory):
     """Point the campaign executor's backend at a test server, then restore the default."""
     default = {
-        "batch": "portal.compute.aws_batch:BatchBackend",
-        "kubernetes": "portal.compute.kubernetes_jobs:KubernetesBackend",
+        "batch": "compute.aws_batch:BatchBackend",
+        "kubernetes": "compute.kubernetes_jobs:KubernetesBackend",
     }
     register_backend(name, factory)
     try:
@@ -81,7 +81,7 @@ def test_kubernetes_indexed_job_scores_every_shard(
     with FakeKubernetes(run_pods=True, secrets={(NAMESPACE, "portal-secrets"): secrets}) as cluster:
         from kubernetes import client
 
-        from portal.compute.kubernetes_jobs import KubernetesBackend
+        from compute.kubernetes_jobs import KubernetesBackend
 
         def factory(**overrides):
             return KubernetesBackend(NAMESPACE, api_client=client.ApiClient(client.Configuration(host=cluster.url)))
@@ -97,7 +97,7 @@ def test_kubernetes_indexed_job_scores_every_shard(
     assert job["spec"]["completionMode"] == "Indexed"
     assert job["spec"]["completions"] == small_library.shards.count() == 3
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"][:4] == ["python", "-m", "screening.cli", "score-shard"]
+    assert container["args"][:4] == ["python", "-m", "screening.campaigns.cli", "score-shard"]
     assert {
         "name": "DATABASE_URL",
         "valueFrom": {"secretKeyRef": {"name": "portal-secrets", "key": "DATABASE_URL"}},
@@ -134,7 +134,7 @@ def test_batch_array_job_children_run_the_shard_command(
         described = batch.client("batch").describe_jobs(jobs=[campaign.jobs[0]["handle"]])["jobs"][0]
         assert described["arrayProperties"]["size"] == 3
         command = described["container"]["command"]
-        assert command[:4] == ["python", "-m", "screening.cli", "score-shard"]
+        assert command[:4] == ["python", "-m", "screening.campaigns.cli", "score-shard"]
         definition = batch.client("batch").describe_job_definitions(jobDefinitions=[described["jobDefinition"]])
         secrets_given = definition["jobDefinitions"][0]["containerProperties"]["secrets"]
         assert secrets_given == [{"name": "DATABASE_URL", "valueFrom": f"{BATCH_SECRET}:DATABASE_URL::"}]

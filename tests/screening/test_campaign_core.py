@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 from rdkit import Chem
 
-from models_registry.core.package import unpack
-from models_registry.core.predictor import Predictor
-from models_registry.core.rdkit_logs import quiet
+from chemcore.package import unpack
+from chemcore.predictor import Predictor
+from chemcore.rdkit_logs import quiet
 from screening.campaigns.filters import FilterSpec, FilterSpecError
 from screening.campaigns.scoring import ScoringModel, score_shard
 from screening.campaigns.sketch import RELATIVE_ACCURACY, Sketch

@@ -324,7 +324,7 @@ def test_reconcile_redoes_shards_whose_worker_went_silent(world, library, alpha_
 
     from django.utils import timezone
 
-    from screening import tasks
+    from screening.campaigns import tasks
 
     campaign = start(world, library)
     runner._claim(campaign.pk, 0)  # its worker then died without a trace

@@ -10,8 +10,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from models_registry.storage_keys import team_prefix
 from portal.teams.models import Team
+from portal.teams.storage_keys import team_prefix
 
 LOCATION = "datasets/solubility.csv"
 

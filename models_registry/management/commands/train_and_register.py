@@ -13,11 +13,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from chemcore.standardise import StandardiseOptions
+from chemcore.training.api import train_and_package
+from chemcore.training.cli import UsageError, parse_json_object
+from chemcore.training.dataset import load_training_table
 from models_registry import services
-from models_registry.core.standardise import StandardiseOptions
-from models_registry.core.training.api import train_and_package
-from models_registry.core.training.cli import UsageError, parse_json_object
-from models_registry.core.training.dataset import load_training_table
 from models_registry.models import RegisteredModel
 from portal.teams.models import Team
 

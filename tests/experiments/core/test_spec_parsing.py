@@ -8,11 +8,11 @@ from typing import get_args
 import pytest
 import yaml
 
+from chemcore.splits import SPLIT_KINDS
+from chemcore.training import FAMILIES
+from chemcore.training.prepare import TASKS as TRAINER_TASKS
 from experiments.core.loading import load_text
 from experiments.core.spec import DEFAULT_TRIAL_TIMEOUT, TASKS, ExperimentSpec, SpecError, SplitKind, parse_spec
-from models_registry.core.splits import SPLIT_KINDS
-from models_registry.core.training import FAMILIES
-from models_registry.core.training.prepare import TASKS as TRAINER_TASKS
 
 from .specs import CUSTOM, EXAMPLES, RF, errors_of, spec_dict
 

@@ -1,0 +1,11 @@
+"""/api/experiments/… for people and /api/trials/… for trial jobs (included by portal.api.urls)."""
+
+from rest_framework.routers import SimpleRouter
+
+from .experiments import ExperimentViewSet
+from .trials import TrialJobViewSet
+
+router = SimpleRouter()
+router.register("experiments", ExperimentViewSet, basename="experiment")
+router.register("trials", TrialJobViewSet, basename="trial")
+urlpatterns = router.urls

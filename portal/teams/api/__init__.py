@@ -1,0 +1,1 @@
+"""REST API of teams, members, API tokens and the caller (`portal.teams.api.urls`)."""

@@ -1,0 +1,1 @@
+"""REST API of libraries and campaigns (included under /api/ by `screening.api.urls`)."""

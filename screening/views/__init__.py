@@ -1,0 +1,1 @@
+"""Pages of libraries and campaigns (routed by `screening.urls` and `screening.campaign_urls`)."""
