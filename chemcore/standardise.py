@@ -21,7 +21,7 @@ from typing import Any
 from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
-from .rdkit_logs import capture_errors, clean_messages, quiet
+from .rdkit_logs import capture_errors, clean_messages, molblock_reason, quiet
 
 STANDARDISER_VERSION = "1"
 FRAGMENT_MODES = ("largest", "parent", "none")
@@ -138,7 +138,9 @@ class Standardiser:
         with capture_errors() as log:
             mol = Chem.MolFromMolBlock(molblock, sanitize=True, removeHs=True)
         if mol is None:
-            return None, "invalid molfile: " + (clean_messages(log.messages) or "RDKit could not parse it")
+            # Sanitisation errors are in the error log; parse errors only RDKit's SD reader reports.
+            reason = clean_messages(log.messages) or molblock_reason(molblock)
+            return None, "invalid molfile: " + (reason or "RDKit refused it without giving a reason")
         return mol, None
 
     # Steps -------------------------------------------------------------------------------------

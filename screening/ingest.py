@@ -25,7 +25,14 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from chemcore.readers import LibraryFormatError, LibraryReader, Record, RecordError, open_library
+from chemcore.readers import (
+    LibraryFormatError,
+    LibraryReader,
+    Record,
+    RecordError,
+    locate_molblock_error,
+    open_library,
+)
 from chemcore.standardise import StandardiseOptions, standardise_batch
 
 from .models import Library, LibraryShard
@@ -187,7 +194,10 @@ def _standardise(state: IngestState, errors: csv.writer, batch: list[Record], op
     rows = state.rows
     for record, result in zip(batch, results, strict=True):
         if not result.ok:
-            _record_error(state, errors, record.number, record.line, result.error, record.smiles or record.name or "")
+            reason, excerpt = result.error, record.smiles or record.name or ""
+            if record.molblock is not None:  # RDKit's line numbers made the file's; the line it names
+                reason, excerpt = locate_molblock_error(result.error, record.molblock, record.line)
+            _record_error(state, errors, record.number, record.line, reason, excerpt)
             continue
         state.valid += 1
         if result.inchikey in state.seen:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from rdkit import Chem
 
 from chemcore.depict import smiles_to_data_uri
-from chemcore.rdkit_logs import capture_errors, clean_messages, quiet
-from chemcore.readers import LibraryFormatError, Record, RecordError, open_library, sniff_format
-from chemcore.readers.detect import canonical_format
+from chemcore.rdkit_logs import capture_errors, clean_messages, molblock_reason, quiet
+from chemcore.readers import LibraryFormatError, Record, RecordError, locate_molblock_error, open_library
+from chemcore.readers.detect import canonical_format, resolve_format
 from chemcore.readers.source import GZIP_MAGIC, check_text
 from chemcore.readers.source import HEAD_BYTES as SNIFF_BYTES
 
@@ -37,7 +37,15 @@ _SDF_END = re.compile(rb"^\$\$\$\$[^\n]*\n", re.MULTILINE)
 
 
 class PreviewError(Exception):
-    """The head cannot be previewed: binary, corrupt gzip, no complete line, no SMILES column..."""
+    """The head cannot be previewed: binary, corrupt gzip, no complete line, no SMILES column...
+
+    `field` names the upload field to change: "file", or "format" when the file's name and content
+    disagree on the format (the person uploading chooses it).
+    """
+
+    def __init__(self, message: str, field: str = "file") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -112,9 +120,11 @@ def library_preview(
     except LibraryFormatError as exc:
         raise PreviewError(_sentence(str(exc))) from None
     try:
-        fmt = canonical_format(format) if format else sniff_format(text[:SNIFF_BYTES], filename)
+        fmt = canonical_format(format) if format else resolve_format(text[:SNIFF_BYTES], filename)
     except ValueError as exc:
-        raise PreviewError(str(exc)) from None
+        raise PreviewError(str(exc), field="format") from None
+    except LibraryFormatError as exc:  # the name and the content disagree: ask for the format
+        raise PreviewError(_sentence(str(exc)), field="format") from None
     if not complete:
         text = _whole_records(text, fmt)
     try:
@@ -208,7 +218,7 @@ def _row(item: Record | RecordError, columns: list[str], smiles_label: str | Non
         reason = item.reason + (f" ({_clip(item.excerpt)})" if item.excerpt else "")
         return PreviewRow(item.number, item.line, None, None, [], None, reason)
     if item.molblock is not None:
-        smiles, image, error = _draw_molblock(item.molblock)
+        smiles, image, error = _draw_molblock(item.molblock, item.line)
     else:
         smiles, (image, error) = item.smiles, _draw_smiles(item.smiles or "")
 
@@ -245,12 +255,15 @@ def _draw_smiles(smiles: str) -> tuple[str | None, str | None]:
     return smiles_to_data_uri(text), None
 
 
-def _draw_molblock(molblock: str) -> tuple[str | None, str | None, str | None]:
+def _draw_molblock(molblock: str, first_line: int) -> tuple[str | None, str | None, str | None]:
     """SMILES, image and error for an SDF record (drawn from its SMILES, as the ingest stores it)."""
     with quiet(), capture_errors() as log:
         mol = Chem.MolFromMolBlock(molblock)
     if mol is None:
-        return None, None, "cannot parse: " + (clean_messages(log.messages) or "RDKit could not read the molfile")
+        reason = clean_messages(log.messages) or molblock_reason(molblock)
+        if not reason:
+            return None, None, "cannot parse: RDKit refused the molfile without giving a reason"
+        return None, None, "cannot parse: " + locate_molblock_error(reason, molblock, first_line)[0]
     if mol.GetNumAtoms() > MAX_DRAW_ATOMS:
         return None, None, f"not drawn: more than {MAX_DRAW_ATOMS} atoms"
     smiles = Chem.MolToSmiles(mol)

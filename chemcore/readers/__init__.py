@@ -9,7 +9,7 @@
 See chemcore/README.md for the record/error model.
 """
 
-from .detect import format_from_name, sniff_format
+from .detect import format_from_name, resolve_format, sniff_format
 from .library import (
     DEFAULT_MAX_DECOMPRESSED_BYTES,
     DEFAULT_MAX_LINE_BYTES,
@@ -18,6 +18,7 @@ from .library import (
     open_library,
 )
 from .model import LibraryFormatError, ReadSummary, Record, RecordError
+from .sdf import locate_molblock_error
 
 __all__ = [
     "DEFAULT_MAX_DECOMPRESSED_BYTES",
@@ -29,6 +30,8 @@ __all__ = [
     "Record",
     "RecordError",
     "format_from_name",
+    "locate_molblock_error",
     "open_library",
+    "resolve_format",
     "sniff_format",
 ]

@@ -141,7 +141,9 @@ def plan_layout(
         elif delim is None:
             id_index = 1 if smiles_index == 0 else None
         else:
-            id_index = None
+            id_index = detect.detect_id_column(data_rows, skip=smiles_index)
+            if id_index is not None:
+                warnings.append(f"id column detected from its content: column_{id_index + 1}")
         names = []
     if id_index == smiles_index:
         id_index = None

@@ -1,9 +1,12 @@
-"""Guess a library's format and columns from its first bytes; the file name is only a hint.
+"""Guess a library's format and columns from its first bytes and its name.
 
-Content wins when it is unambiguous (molfile markers mean SDF; every line splitting into the same
-number (≥ 2) of comma-separated fields means CSV); otherwise the extension decides; otherwise the
-content's best guess. Columns are found by header name first, then by which column's values parse as
-SMILES.
+The extension and the content must agree: when the name's extension names one format and the content
+clearly shows another (molfile markers mean SDF; every line splitting into the same number (≥ 2) of
+comma-separated fields means CSV; SMILES and names with no delimiter mean a SMILES file),
+`resolve_format` refuses to guess and the caller must choose. Otherwise clear content decides, then
+the extension, then the content's best guess. Columns are found
+by header name first, then by content: the column whose values parse as SMILES, and (without a
+header) a column of unique identifiers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Sequence
+
+from .model import LibraryFormatError
 
 FORMATS = ("smiles", "csv", "tsv", "sdf")
 _FORMAT_ALIASES = {
@@ -45,47 +50,106 @@ SMILES_COLUMN_NAMES = (
     "smi",
     "structure",
 )
+# Compound id columns as databases and vendors name them, most specific first. Compared by
+# `name_key` (case, spaces, underscores and punctuation ignored), so "ChEMBL ID" is "chembl_id".
 ID_COLUMN_NAMES = (
-    "id",
-    "name",
-    "compound_id",
+    # Databases: ChEMBL, PubChem, ZINC, DrugBank.
     "molecule_chembl_id",
     "chembl_id",
+    "chembl",
+    "molregno",
+    "pubchem_compound_cid",
+    "pubchem_cid",
+    "cid",
+    "zinc_id",
+    "zinc",
+    "drugbank_id",
+    # Vendors: Enamine (Catalog ID, idnumber in REAL files), ChemDiv/Specs (IDNUMBER), MolPort, Mcule...
+    "catalog_id",
+    "catalogue_id",
+    "catalog_number",
+    "catalog_no",
+    "cat_no",
+    "idnumber",
+    "id_number",
+    "molport_id",
+    "mcule_id",
+    "vendor_id",
+    "supplier_id",
+    "product_id",
+    # In-house and generic ids.
+    "compound_id",
+    "cmpd_id",
+    "cpd_id",
     "mol_id",
     "molecule_id",
-    "cmpd_id",
+    "ligand_id",
+    "substance_id",
+    "sample_id",
+    "corporate_id",
+    "corp_id",
+    "registry_number",
+    "reg_no",
+    "regno",
+    "id",
+    "identifier",
+    # CAS registry numbers.
+    "cas",
+    "cas_number",
+    "cas_no",
+    "cas_rn",
+    "casrn",
+    "cas_registry_number",
+    # Names and titles last: often empty where an id is not.
+    "name",
     "compound_name",
     "molecule_name",
     "mol_name",
     "molname",
+    "ligand_name",
+    "pref_name",
     "title",
-    "identifier",
-    "zinc_id",
-    "idnumber",
-    "catalog_id",
     "compound",
-    "ligand_id",
 )
 
 _COUNTS_LINE = re.compile(r"^[ \d]{6}.*V[23]000\s*$")
 _SMILES_CHARS = re.compile(r"^[A-Za-z0-9@+\-\[\]()=#$%/\\.:*~&!,;|{}$^<>?']+$")
 
 
-def normalise_name(name: str) -> str:
-    """Column names compare case-, space- and punctuation-insensitively."""
-    return re.sub(r"[\s\-.]+", "_", name.strip().lstrip("#").strip()).lower()
+def name_key(name: str) -> str:
+    """What column names are compared by: letters and digits only, lower case ("Catalog ID" == "catalog_id")."""
+    return re.sub(r"[^0-9a-z]+", "", name.strip().lstrip("#").lower())
+
+
+_SMILES_KEYS = frozenset(name_key(n) for n in SMILES_COLUMN_NAMES)
+_NO_FORMAT_EXTENSIONS = frozenset({"txt"})  # says "text", not which format
+_FORMAT_LABELS = {"smiles": "SMILES", "csv": "CSV", "tsv": "TSV", "sdf": "SDF"}
+
+
+def _extension(name: str | None) -> tuple[str, str]:
+    """The format extension of a file name (`csv` for `lib.csv.gz`) and the suffix as written (`.csv.gz`)."""
+    if not name:
+        return "", ""
+    base = re.split(r"[/\\]", name)[-1]
+    stem = base
+    for suffix in (".gz", ".gzip"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    if "." not in stem:
+        return "", ""
+    ext = stem.rsplit(".", 1)[-1]
+    return ext.lower(), base[len(stem) - len(ext) - 1 :]
 
 
 def format_from_name(name: str | None) -> str | None:
     """The format an extension suggests (`.smi`, `.csv.gz`, ...), or None."""
-    if not name:
-        return None
-    lower = name.lower()
-    for suffix in (".gz", ".gzip"):
-        if lower.endswith(suffix):
-            lower = lower[: -len(suffix)]
-    ext = lower.rsplit(".", 1)[-1] if "." in lower else ""
-    return _FORMAT_ALIASES.get(ext)
+    return _FORMAT_ALIASES.get(_extension(name)[0])
+
+
+def named_format(name: str | None) -> str | None:
+    """The format the extension names outright (`.txt` suggests SMILES but names no format)."""
+    ext = _extension(name)[0]
+    return None if ext in _NO_FORMAT_EXTENSIONS else _FORMAT_ALIASES.get(ext)
 
 
 def canonical_format(fmt: str) -> str:
@@ -150,7 +214,7 @@ def guess_delimiter(line: str) -> str | None:
 
 
 def has_smiles_header(fields: Sequence[str]) -> bool:
-    return any(normalise_name(f) in SMILES_COLUMN_NAMES for f in fields)
+    return any(name_key(f) in _SMILES_KEYS for f in fields)
 
 
 def _consistent(lines: Sequence[str], delimiter: str) -> bool:
@@ -158,8 +222,70 @@ def _consistent(lines: Sequence[str], delimiter: str) -> bool:
     return len(counts) == 1 and counts.pop() >= 2
 
 
+def content_format(head: bytes) -> str | None:
+    """The format the content clearly shows (molfile markers; consistent delimited rows), or None."""
+    lines = head_lines(head)
+    if looks_like_sdf(lines):
+        return "sdf"
+    rows = data_lines(lines)[:100]
+    if not rows:
+        return None
+    first = rows[0].lstrip("#")
+    if _consistent(rows, ","):
+        return "csv"
+    if _consistent(rows, ";") and has_smiles_header(split_fields(first, ";")):
+        return "csv"
+    if _consistent(rows, "\t") and has_smiles_header(split_fields(first, "\t")):
+        return "tsv"
+    # SMILES and names separated by spaces, no delimiter anywhere: no CSV/TSV reading of it works.
+    # (One token per line is as good a one-column CSV as a SMILES file: no signal.)
+    undelimited = not any(c in row for row in rows for c in ",;\t")
+    if undelimited and 2 * sum(len(row.split()) > 1 for row in rows) > len(rows) and _smiles_first(rows) >= 0.6:
+        return "smiles"
+    return None
+
+
+def _smiles_first(rows: Sequence[str]) -> float:
+    """Fraction of rows whose first field parses as SMILES."""
+    return smiles_like([split_fields(row, None)[0] for row in rows[:50] if row.strip()])
+
+
+def _agree(named: str, content: str) -> bool:
+    """Whether an extension's format can hold what the content shows."""
+    if named == content:
+        return True
+    if named in ("csv", "tsv"):
+        return content in ("csv", "tsv")  # the delimiter is sniffed: `.csv` with tabs or `;` is fine
+    if named == "smiles":
+        return content == "tsv"  # SMILES files split on tabs
+    return False
+
+
+def resolve_format(head: bytes, name: str | None) -> str:
+    """The format of a file from its (decompressed) head and its name.
+
+    Raises `LibraryFormatError` when the name's extension names one format and the content clearly
+    another (e.g. a `.csv` file with SDF markers): the caller must then choose with `format=`. A name
+    whose extension names no format (`.txt`, none) leaves the decision to the content.
+    """
+    named = named_format(name)
+    if named is not None:
+        content = content_format(head)
+        if named == "sdf" and content is None and _smiles_first(data_lines(head_lines(head))[:100]) >= 0.6:
+            content = "smiles"  # one SMILES per line: no molfile in it
+        if content is not None and not _agree(named, content):
+            raise LibraryFormatError(
+                f"the file is named {_extension(name)[1]} but its content looks like {_FORMAT_LABELS[content]}; "
+                "choose the format"
+            )
+    return sniff_format(head, name)
+
+
 def sniff_format(head: bytes, name_hint: str | None) -> str:
-    """Decide smiles / csv / tsv / sdf from content, with the file name as a tie-breaker."""
+    """The content's best guess at smiles / csv / tsv / sdf, with the file name as a tie-breaker.
+
+    No agreement check: `resolve_format` (used by `open_library`) refuses a name and content that disagree.
+    """
     lines = head_lines(head)
     if looks_like_sdf(lines):
         return "sdf"
@@ -177,7 +303,7 @@ def sniff_format(head: bytes, name_hint: str | None) -> str:
     if _consistent(rows, "\t") and has_smiles_header(split_fields(first, "\t")):
         fields = split_fields(first, "\t")
         # A SMILES-first tab file with a header is also a SMILES file; either reads the same.
-        return "smiles" if normalise_name(fields[0]) in SMILES_COLUMN_NAMES and hint == "smiles" else "tsv"
+        return "smiles" if name_key(fields[0]) in _SMILES_KEYS and hint == "smiles" else "tsv"
     if hint == "sdf":
         return "sdf"  # no molfile markers: the SDF reader will report every block as broken
     return "smiles"
@@ -226,15 +352,16 @@ def find_column(names: Sequence[str], wanted: str | int | None, known: Sequence[
     """Index of the column `wanted` (name or 0-based index), else of the first known name."""
     if isinstance(wanted, int) and not isinstance(wanted, bool):
         return wanted if 0 <= wanted < len(names) else None
-    normalised = [normalise_name(n) for n in names]
+    keys = [name_key(n) for n in names]
     if wanted is not None:
         if wanted in names:
             return names.index(wanted)
-        key = normalise_name(wanted)
-        return normalised.index(key) if key in normalised else None
+        key = name_key(wanted)
+        return keys.index(key) if key and key in keys else None
     for name in known:
-        if name in normalised:
-            return normalised.index(name)
+        key = name_key(name)
+        if key in keys:
+            return keys.index(key)
     return None
 
 
@@ -251,3 +378,26 @@ def detect_smiles_column(rows: Sequence[Sequence[str]], skip: int | None = None)
         if score > best_score:
             best, best_score = j, score
     return best
+
+
+# An identifier: one token with a letter (CHEMBL25, ZINC000000000053, EN300-18065, K284-0050), or a
+# CAS registry number (50-78-2). Plain numbers are left alone: row numbers and measurements look alike.
+_ID_VALUE = re.compile(r"^(?=[^\s]*[A-Za-z])[A-Za-z0-9][^\s,;\t\"']{0,63}$|^\d{2,7}-\d\d-\d$")
+
+
+def detect_id_column(rows: Sequence[Sequence[str]], skip: int | None = None) -> int | None:
+    """In a header-less file, the first column whose sampled values are all distinct identifiers, or None."""
+    sample = [r for r in rows[:50] if r]
+    if len(sample) < 2:
+        return None
+    width = max(len(r) for r in sample)
+    for j in range(width):
+        if j == skip:
+            continue
+        values = [r[j] if j < len(r) else "" for r in sample]
+        if not all(_ID_VALUE.match(v) for v in values) or len(set(values)) < len(values):
+            continue
+        if any(is_number(v) for v in values) or smiles_like(values) >= 0.5:
+            continue
+        return j
+    return None

@@ -94,11 +94,13 @@ def open_library(
 ) -> LibraryReader:
     """Open a SMILES, CSV/TSV or SDF library (optionally gzipped) from a path or binary file object.
 
-    `format` ("smiles", "csv", "tsv", "sdf") overrides detection; otherwise the content decides and
-    the file name (`name`, or the path) is a hint. `smiles_column`/`id_column` pick columns by header
-    name or 0-based index (for SDF, `id_column` names the data field holding the id; default: the
-    title line). Raises `LibraryFormatError` at once for files that cannot be read at all (empty,
-    binary, no SMILES column...). A file object is not closed by `close()`; a path is.
+    `format` ("smiles", "csv", "tsv", "sdf") overrides detection; otherwise the content and the file
+    name (`name`, or the path) must agree: an extension naming one format on content that clearly shows
+    another raises `LibraryFormatError` ("the file is named .csv but its content looks like SDF; choose
+    the format"). `smiles_column`/`id_column` pick columns by header name or 0-based index (for SDF,
+    `id_column` names the data field holding the id; default: the title line, else a field with an id
+    name). Raises `LibraryFormatError` at once for files that cannot be read at all (empty, binary, no
+    SMILES column...). A file object is not closed by `close()`; a path is.
     """
     fmt = detect.canonical_format(format) if format else None
     if max_line_bytes < 1 or max_record_bytes < 1:
@@ -106,7 +108,7 @@ def open_library(
     opened = open_source(source, name=name)
     try:
         if fmt is None:
-            fmt = detect.sniff_format(opened.head, opened.name)
+            fmt = detect.resolve_format(opened.head, opened.name)
         summary = ReadSummary(format=fmt, compressed=opened.compressed)
         lines = LineStream(
             opened.stream,

@@ -4,6 +4,10 @@ A block is checked structurally (header, counts line, atom/bond line count for V
 for V3000, `M  END`) without parsing chemistry; the molblock text is kept for RDKit later. A broken
 block becomes a `RecordError` and reading resumes after its `$$$$`. A block larger than
 `max_record_bytes` is skipped without being held.
+
+Lines that RDKit's molfile parser reads without looking at them stay in the molblock and are not
+taken for `M  END` or `$$$$`: in a V2000 properties block, the `nnn` lines after `S  SKPnnn` and the
+text line after an `A  ` (alias) or `G  ` (group) line.
 """
 
 from __future__ import annotations
@@ -12,10 +16,70 @@ import re
 from collections.abc import Iterator
 
 from .context import ReadContext
+from .detect import ID_COLUMN_NAMES, name_key
 from .model import Record, RecordError, excerpt
 from .source import FALLBACK, OK
 
 _FIELD_NAME = re.compile(r"<([^>]*)>")
+_ID_FIELD_KEYS = tuple(dict.fromkeys(name_key(n) for n in ID_COLUMN_NAMES))
+_LINE_REFERENCE = re.compile(r"\b([Ll]ine) ?(\d+)")
+
+
+class _MolfileLines:
+    """Follows a block line by line as RDKit's V2000 parser reads it, to know which lines it skips.
+
+    `take(text)` says whether RDKit consumes the line unread (after `S  SKPnnn`, `A  `, `G  `), and
+    notes the index of the `M  END` that ends the molfile. Nothing is skipped before the properties
+    block (a counts line that cannot be read: nothing at all), nor in V3000 or after `M  END`.
+    """
+
+    __slots__ = ("end", "index", "properties_from", "skipping")
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.properties_from: int | None = None
+        self.skipping = 0
+        self.end: int | None = None
+
+    def take(self, text: str) -> bool:
+        """Count the next line; True when it is consumed unread (not a terminator, whatever it says)."""
+        self.index += 1
+        if self.skipping:
+            self.skipping -= 1
+            return True
+        if self.end is not None:
+            return False
+        if self.index == 3:
+            self.properties_from = _properties_start(text)
+        if text.startswith("M  END"):
+            self.end = self.index
+        elif self.properties_from is not None and self.index >= self.properties_from:
+            if text.startswith("S  SKP"):
+                self.skipping = _skip_count(text)
+            elif text[:1] in ("A", "G"):
+                self.skipping = 1  # the alias or group text on the next line
+        return False
+
+
+def _properties_start(counts: str) -> int | None:
+    """Index in the block of the first properties line, from a V2000 counts line (None: not V2000)."""
+    if "V3000" in counts:
+        return None
+    try:
+        n_atoms, n_bonds = int(counts[0:3]), int(counts[3:6])
+    except ValueError:
+        return None
+    return 4 + n_atoms + n_bonds if n_atoms >= 0 and n_bonds >= 0 else None
+
+
+def _skip_count(line: str) -> int:
+    """The `nnn` of `S  SKPnnn` as RDKit reads it (columns 7-9); 0 where RDKit refuses the value."""
+    field = line[6:9]
+    if any(c not in "0123456789 +-" for c in field):
+        return 0  # RDKit fails the record: its reason is reported when the molblock is parsed
+    match = re.match(r"-?\d+", field.lstrip(" "))
+    count = int(match.group()) if match else 0
+    return max(count, 0)
 
 
 def _check_ctab(lines: list[str], end: int) -> str | None:
@@ -56,9 +120,8 @@ def _check_ctab(lines: list[str], end: int) -> str | None:
 
 
 def _block_to_item(
-    number: int, start: int, lines: list[str], warnings: tuple[str, ...], id_field: str | None
+    number: int, start: int, lines: list[str], end: int | None, warnings: tuple[str, ...], id_field: str | None
 ) -> Record | RecordError:
-    end = next((i for i, line in enumerate(lines) if line.startswith("M  END")), None)
     first_text = next((line for line in lines if line.strip()), "")
     if end is None:
         return RecordError(number, start, "no 'M  END' line: not a molfile block", excerpt(first_text))
@@ -85,13 +148,24 @@ def _block_to_item(
     name = lines[0].strip() or None
     if id_field is not None:
         name = properties.pop(id_field, None) or name
+    elif name is None:
+        name = _id_from_fields(properties)
     return Record(number, start, name, None, molblock, properties, warnings)
+
+
+def _id_from_fields(properties: dict[str, str]) -> str | None:
+    """A blank title's stand-in: the value of the data field with the most specific id name, if any."""
+    if not properties:
+        return None
+    by_key = {name_key(key): value.strip() for key, value in properties.items()}
+    return next((by_key[key] for key in _ID_FIELD_KEYS if by_key.get(key)), None)
 
 
 def _finish_block(
     number: int,
     start: int,
     block: list[str],
+    end: int | None,
     bad: RecordError | None,
     too_big: bool,
     warnings: tuple[str, ...],
@@ -109,7 +183,7 @@ def _finish_block(
     if bad is not None:
         bad.number = number
         return bad
-    return _block_to_item(number, start, block, warnings, id_field)
+    return _block_to_item(number, start, block, end, warnings, id_field)
 
 
 def iter_sdf_records(
@@ -123,17 +197,20 @@ def iter_sdf_records(
     too_big = False
     warnings: tuple[str, ...] = ()
     number = 0
+    molfile = _MolfileLines()
     for lineno, text, flag in lines:
-        if not block and bad is None and not too_big:
+        if molfile.index < 0:  # the block's first line
             start = lineno
-        if text.startswith("$$$$") and flag in (OK, FALLBACK):
+        unread = molfile.take(text)
+        if not unread and text.startswith("$$$$") and flag in (OK, FALLBACK):
             if block or bad is not None or too_big:
                 number += 1
                 if bad is None and not too_big and not any(line.strip() for line in block):
                     yield RecordError(number, start, "empty record (no molfile before '$$$$')", "")
                 else:
-                    yield _finish_block(number, start, block, bad, too_big, warnings, id_field, ctx)
+                    yield _finish_block(number, start, block, molfile.end, bad, too_big, warnings, id_field, ctx)
             block, size, bad, too_big, warnings = [], 0, None, False, ()
+            molfile = _MolfileLines()
             continue
         if flag not in (OK, FALLBACK):
             if bad is None and not too_big:
@@ -155,9 +232,28 @@ def iter_sdf_records(
     # End of file without a final "$$$$".
     if bad is not None or too_big or any(line.strip() for line in block):
         number += 1
-        item = _finish_block(number, start, block, bad, too_big, warnings, id_field, ctx)
+        item = _finish_block(number, start, block, molfile.end, bad, too_big, warnings, id_field, ctx)
         if isinstance(item, RecordError) and item.reason.startswith("no 'M  END'"):
             item.reason = "incomplete record at the end of the file (no 'M  END')"
         yield item
     else:
         ctx.summary.blank_lines += len(block)
+
+
+def locate_molblock_error(reason: str, molblock: str, first_line: int = 1) -> tuple[str, str]:
+    """RDKit's reason for refusing a molblock, with its line numbers made the file's, and an excerpt.
+
+    RDKit counts lines from the molblock's first line; a record read from a file starts at
+    `first_line`, so "on line 16" of the block becomes "on line 83" — what RDKit's own SD reader says
+    of the file. The excerpt is the line the reason names (`line 83: S  SKP -1`), else the title.
+    """
+    lines = molblock.splitlines()
+    match = _LINE_REFERENCE.search(reason)
+    located = reason
+    if first_line != 1:
+        located = _LINE_REFERENCE.sub(lambda m: f"{m.group(1)} {int(m.group(2)) + first_line - 1}", reason)
+    if match and lines:
+        index = min(max(int(match.group(2)), 1), len(lines)) - 1
+        return located, excerpt(f"line {index + first_line}: {lines[index]}")
+    title = next((line.strip() for line in lines if line.strip()), "")
+    return located, excerpt(title)

@@ -64,17 +64,21 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
             f"{MAX_REQUEST_BYTES // 1024} KiB per request) to see its format, its columns, the SMILES and id "
             "columns the ingest would use, and the first records with their structures drawn as SVG data URIs "
             "(or why a record cannot be read). A partial last line is ignored; a gzipped head may be cut "
-            "anywhere. Nothing is stored. Upload the file with the chosen `smiles_column`, `id_column` "
-            "(or `no_id_column`) and `properties`."
+            "anywhere. Nothing is stored. When the file's name and its content disagree on the format (a "
+            "`.csv` that holds SDF records), the answer is a 400 naming both under `fields.format`: send the "
+            "chosen `format` with the preview and the upload. Upload the file with the chosen `format`, "
+            "`smiles_column`, `id_column` (or `no_id_column`) and `properties`."
         ),
         request={"multipart/form-data": LibraryPreviewInputSerializer},
         parameters=[
             OpenApiParameter("smiles_column", str, description="Draw this column instead of the guessed one."),
-            OpenApiParameter("format", str, enum=["smiles", "csv", "tsv", "sdf"], description="Skip detection."),
         ],
         responses={
             200: LibraryPreviewSerializer,
-            400: OpenApiResponse(description="Too large, empty, binary, corrupt, or no SMILES column found."),
+            400: OpenApiResponse(
+                description="Too large, empty, binary, corrupt, or no SMILES column found (`fields.file`); or "
+                "the file's name and content disagree on the format (`fields.format`: send `format`)."
+            ),
         },
     )
     @action(detail=False, methods=["post"], permission_classes=[IsAuthenticated])
@@ -93,10 +97,10 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
                 filename=upload.name,
                 complete=data.validated_data["complete"],
                 smiles_column=request.query_params.get("smiles_column") or None,
-                format=request.query_params.get("format") or None,
+                format=data.validated_data.get("format"),
             )
         except PreviewError as exc:
-            raise ValidationError({"file": [str(exc)]}) from None
+            raise ValidationError({exc.field: [str(exc)]}) from None
         return Response(LibraryPreviewSerializer(result).data)
 
     @extend_schema(request=None, responses=LibrarySerializer)

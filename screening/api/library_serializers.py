@@ -72,6 +72,11 @@ class LibraryPreviewInputSerializer(serializers.Serializer):
     complete = serializers.BooleanField(
         default=False, help_text="The bytes are the whole file: its last line is kept even without a final newline."
     )
+    format = serializers.ChoiceField(
+        choices=["smiles", "csv", "tsv", "sdf"],
+        required=False,
+        help_text="Skip detection; needed when the file's name and content disagree on the format.",
+    )
 
 
 class PreviewRowSerializer(serializers.Serializer):

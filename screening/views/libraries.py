@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from portal.api.errors import json_error
+from portal.api.errors import error_body, json_error
 from portal.teams.selectors import get_scoped_or_404, scoped
 
 from .. import services
@@ -47,8 +47,9 @@ def library_list(request: HttpRequest) -> HttpResponse:
 def library_preview_json(request: HttpRequest) -> JsonResponse:
     """The mapping step's preview for the upload page's script: the first rows of a file's head, drawn.
 
-    Form fields: `file` (the file's first bytes), `complete` ("true" when that is the whole file);
-    `?smiles_column=` draws another column. Answers the API's preview body, or its error format.
+    Form fields: `file` (the file's first bytes), `complete` ("true" when that is the whole file),
+    `format` (skips detection); `?smiles_column=` draws another column. Answers the API's preview body,
+    or its error format.
     """
     try:
         check_request_size(declared_length(request.META))
@@ -60,10 +61,10 @@ def library_preview_json(request: HttpRequest) -> JsonResponse:
             filename=upload.name,
             complete=request.POST.get("complete", "").lower() in ("1", "true", "on"),
             smiles_column=request.GET.get("smiles_column") or None,
-            format=request.GET.get("format") or None,
+            format=request.POST.get("format") or request.GET.get("format") or None,
         )
-    except PreviewError as exc:
-        return json_error(400, "invalid", str(exc))
+    except PreviewError as exc:  # `fields` names what to change, as the API's answer does (`format`: ask for it)
+        return JsonResponse(error_body(400, "invalid", str(exc), {exc.field: [str(exc)]}), status=400)
     return JsonResponse(LibraryPreviewSerializer(result).data)
 
 

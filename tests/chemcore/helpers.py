@@ -10,6 +10,7 @@ import pytest
 
 from chemcore.readers import LibraryFormatError, Record, RecordError, open_library
 
+TESTS_DATA = Path(__file__).resolve().parents[1] / "data"  # small copies, see its README
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 

@@ -7,7 +7,8 @@ import gzip
 from rdkit import Chem
 
 from chemcore.readers import open_library
-from tests.chemcore.helpers import read_all, shared_file
+from chemcore.standardise import standardise_batch
+from tests.chemcore.helpers import TESTS_DATA, read_all, shared_file
 
 
 def block(smiles: str, name: str, v3000: bool = False, **props: str) -> str:
@@ -112,3 +113,61 @@ def test_cdk2_real_3d_file():
     assert items[0].name == "ZINC03814457"
     mols = [Chem.MolFromMolBlock(i.molblock) for i in items]
     assert all(m is not None and m.GetConformer().Is3D() for m in mols)
+
+
+# `S  SKPnnn` (V2000: the next nnn lines are not read) and RDKit's own reasons --------------------
+
+SKP_FILE = TESTS_DATA / "solubility_skp.sdf"
+
+
+def test_skipped_lines_belong_to_the_record_as_rdkit_reads_them():
+    # Record 2 hides "M  END", "$$$$" and a data item behind `S  SKP  5`; RDKit reads three records.
+    rdkit_reads = [m is not None for m in Chem.ForwardSDMolSupplier(str(SKP_FILE))]
+    items, summary = read_all(SKP_FILE)
+    assert summary.records == len(rdkit_reads) == 3
+    assert [i.ok for i in items] == [True, True, True]  # structurally whole; RDKit judges record 3
+    cyclopentane = items[1]
+    assert cyclopentane.name == "cyclopentane"
+    assert cyclopentane.line == 31
+    assert "S  SKP  5\nM  END\n$$$$\nlegacy block kept by the writer\n" in cyclopentane.molblock
+    assert cyclopentane.molblock.endswith("hidden\nM  END\n")
+    assert cyclopentane.properties == {
+        "ID": "2", "NAME": "cyclopentane", "SOL": "-2.64", "SOL_classification": "(B) medium", "smiles": "C1CCCC1",
+    }  # fmt: skip
+    assert items[2].name == "n-hexane"
+    results = standardise_batch([i.molblock for i in items])
+    assert [r.ok for r in results] == rdkit_reads == [True, True, False]
+    assert [r.smiles for r in results[:2]] == ["CCCCC", "C1CCCC1"]
+
+
+def test_a_skip_count_rdkit_refuses_is_not_honoured(tmp_path):
+    base = block("CCO", "ethanol", ID="E1")
+    for bad in ("S  SKP -1", "S  SKPabc"):
+        path = tmp_path / "bad-skip.sdf"
+        path.write_text(base.replace("M  END\n", f"{bad}\nM  END\n") + block("CCN", "ethylamine"))
+        items, _ = read_all(path)
+        assert [(i.ok, i.name) for i in items] == [(True, "ethanol"), (True, "ethylamine")]
+        assert items[0].properties == {"ID": "E1"}
+
+
+def test_skp_after_m_end_or_in_v3000_is_plain_text(tmp_path):
+    v3000 = block("CCO", "v3", v3000=True).replace("M  END\n", "M  END\n> <note>\nS  SKP  3\n\n")
+    path = tmp_path / "plain.sdf"
+    path.write_text(v3000 + block("CCN", "next"))
+    items, _ = read_all(path)
+    assert [i.name for i in items] == ["v3", "next"]
+    assert items[0].properties == {"note": "S  SKP  3"}
+
+
+def test_a_blank_title_falls_back_to_an_id_field(tmp_path):
+    # Vendor SD files often leave the title empty and carry the id in a field (ChemDiv: IDNUMBER).
+    path = tmp_path / "vendor.sdf"
+    path.write_text(
+        block("CCO", "", IDNUMBER="K284-0050", MW="46.1") + block("CCN", "titled", IDNUMBER="K284-0051")
+        + block("CCC", "", **{"Catalog ID": "EN300-1"}) + block("CCCC", "", MW="58.1")
+    )  # fmt: skip
+    items, _ = read_all(path)
+    assert [i.name for i in items] == ["K284-0050", "titled", "EN300-1", None]
+    assert items[0].properties == {"IDNUMBER": "K284-0050", "MW": "46.1"}  # the field is kept as well
+    (first, *_), _ = read_all(path, id_column="MW")
+    assert (first.name, first.properties) == ("46.1", {"IDNUMBER": "K284-0050"})

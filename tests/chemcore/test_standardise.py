@@ -173,3 +173,30 @@ def test_nci_oddities_are_reported_not_crashed():
     assert 0 < len(errors) < 50
     assert any("Explicit valence" in e for e in errors)
     assert all(e.startswith("invalid SMILES: ") and len(e) > 20 for e in errors)
+
+
+def _molblock(smiles: str) -> str:
+    return Chem.MolToMolBlock(Chem.MolFromSmiles(smiles))
+
+
+@pytest.mark.parametrize(
+    ("molblock", "message"),
+    [
+        # What RDKit's own SD reader says of each, not a phrase of ours.
+        (
+            _molblock("CCO").replace("M  END", "S  SKP  1\nM  END"),
+            "Problems encountered parsing Mol data, M  END missing around line 12",
+        ),
+        (_molblock("CCO").replace("M  END", "S  SKP -1\nM  END"), "negative skip value -1 on line 10"),
+        (_molblock("CCO").replace(" O   0", " Xx  0"), "Element 'Xx' not found"),  # no stack trace
+        (_molblock("CCO").replace("  1  2  1  0", "  1  9  1  0"), "bond_pin->getEndAtomIdx() out of range (8 < 3)"),
+        (_molblock("CCO").replace("  3  2  0  0", "  x  2  0  0"), "Cannot convert '  x' to unsigned int on line 4"),
+        (_molblock("CC(C)(C)C").replace("  1  2  1  0", "  1  2  2  0"),
+         "Explicit valence for atom # 1 C, 5, is greater than permitted"),
+    ],
+)  # fmt: skip
+def test_molblock_errors_carry_rdkits_reason(molblock, message, capfd):
+    (result,) = standardise_batch([molblock])
+    assert not result.ok
+    assert result.error == f"invalid molfile: {message}"
+    assert capfd.readouterr().err == ""

@@ -15,6 +15,7 @@ from rdkit import RDConfig
 from screening import ingest, services
 from screening.models import Library
 from tests.access import ANONYMOUS, assert_api_access
+from tests.chemcore.helpers import TESTS_DATA, shared_file
 
 NCI = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
 
@@ -179,3 +180,59 @@ def test_ingest_runs_in_a_real_worker(celery_worker_process, transactional_db, w
     errors = api.get(f"/api/libraries/{library_id}/errors/")
     assert errors.status_code == 200
     assert len(b"".join(errors.streaming_content).decode().strip().splitlines()) == body["invalid"] + 1
+
+
+def error_report(library: Library) -> list[dict]:
+    with default_storage.open(library.error_report_path, "rb") as handle:
+        return list(csv.DictReader(io.StringIO(handle.read().decode())))
+
+
+def test_sdf_skip_lines_are_honoured_and_rdkits_refusal_is_reported_with_its_reason(world):
+    # tests/data/solubility_skp.sdf: record 2 hides "M  END" and "$$$$" behind `S  SKP  5`; record 3
+    # has a skip count RDKit refuses.
+    library = create(world, (TESTS_DATA / "solubility_skp.sdf").read_bytes(), "solubility_skp.sdf")
+    ingest.library_ingest(library.pk)
+    library.refresh_from_db()
+    assert library.status == Library.Status.READY, library.error
+    assert (library.records, library.valid, library.invalid) == (3, 2, 1)
+    assert [row["name"] for row in shard_rows(library)] == ["n-pentane", "cyclopentane"]
+    (row,) = error_report(library)
+    # The line is the file's, as RDKit's own SD reader reports it; the excerpt is the line it names.
+    assert row == {
+        "record": "3", "line": "68", "reason": "invalid molfile: negative skip value -1 on line 83",
+        "excerpt": "line 83: S  SKP -1",
+    }  # fmt: skip
+    assert library.error_summary == {"invalid molfile: negative skip value -N on line N": 1}
+
+
+def test_a_csv_whose_content_looks_like_sdf_fails_unless_the_format_is_given(world):
+    content = shared_file("egfr_chembl_pic50.csv").read_bytes()[:8_000].rsplit(b"\n", 1)[0] + b"\n$$$$\n"
+    rows = content.count(b"\n") - 1  # the header is not a record
+    asked = create(world, content, "egfr.csv")
+    ingest.library_ingest(asked.pk)
+    asked.refresh_from_db()
+    assert asked.status == Library.Status.FAILED
+    assert asked.error == "the file is named .csv but its content looks like SDF; choose the format"
+    chosen = create(world, content, "egfr.csv", format="csv")
+    ingest.library_ingest(chosen.pk)
+    chosen.refresh_from_db()
+    assert chosen.status == Library.Status.READY, chosen.error
+    assert chosen.format == "csv"
+    assert (chosen.records, chosen.invalid) == (rows, 1)
+    assert error_report(chosen)[0]["reason"] == "row has 1 fields; the header has 6"
+    assert shard_rows(chosen)[0]["name"] == "CHEMBL63786"
+
+
+def test_upload_through_the_api_with_an_explicit_format(world):
+    content = shared_file("egfr_chembl_pic50.csv").read_bytes()[:5_000].rsplit(b"\n", 1)[0] + b"\n$$$$\n"
+    response = world.api("amy").post(
+        "/api/libraries/",
+        {"team": "alpha", "name": "egfr", "format": "csv", "file": ContentFile(content, name="egfr.csv")},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    library = Library.objects.get(pk=response.json()["id"])
+    assert library.options["format"] == "csv"
+    ingest.library_ingest(library.pk)
+    library.refresh_from_db()
+    assert (library.status, library.format) == (Library.Status.READY, "csv")

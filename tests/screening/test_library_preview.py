@@ -14,6 +14,7 @@ from portal.teams.models import ApiToken
 from portal.teams.services import api_token_create
 from screening.preview import HEAD_BYTES, MAX_REQUEST_BYTES, ROWS, PreviewError, library_preview
 from tests.access import ANONYMOUS, assert_api_access, assert_page_access
+from tests.chemcore.helpers import TESTS_DATA
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 NCI = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
@@ -265,3 +266,54 @@ def test_preview_is_in_the_api_schema(world):
     create = schema["paths"]["/api/libraries/"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     fields = schema["components"]["schemas"][create["$ref"].rsplit("/", 1)[-1]]["properties"]
     assert fields["properties"]["type"] == "array"
+
+
+# Id columns and formats, as the ingest will read them ---------------------------------------------
+
+
+def test_the_detected_id_column_is_reported():
+    chembl = b'"ChEMBL ID";"Name";"Smiles"\n"CHEMBL25";"ASPIRIN";"CC(=O)Oc1ccccc1C(=O)O"\n"CHEMBL6";"";"CCO"\n'
+    preview = library_preview(chembl, filename="chembl-export.csv", complete=True)
+    assert (preview.smiles_column, preview.id_column) == ("Smiles", "ChEMBL ID")
+    assert [row.name for row in preview.rows] == ["CHEMBL25", "CHEMBL6"]
+    # No header: the id-like column (real ChEMBL ids) is taken by its content.
+    lines = egfr_head().decode().splitlines()[1:30]
+    headerless = "".join(f"{cells[1]},{cells[4]},{cells[5]}\n" for cells in (line.split(",") for line in lines))
+    preview = library_preview(headerless.encode(), filename="egfr-no-header.csv")
+    assert (preview.header, preview.smiles_column, preview.id_column) == (False, "column_2", "column_1")
+    assert preview.columns == ["column_1", "column_2", "column_3"]
+    assert preview.rows[0].name == preview.rows[0].values[0] == lines[0].split(",")[1]
+
+
+def test_a_name_and_content_that_disagree_ask_for_the_format(world):
+    data = egfr_head()[:8_000]
+    data = data[: data.rindex(b"\n") + 1] + b"$$$$\n"
+    message = "The file is named .csv but its content looks like SDF; choose the format."
+    with pytest.raises(PreviewError, match=message) as info:
+        library_preview(data, filename="egfr.csv")
+    assert info.value.field == "format"
+    assert library_preview(data, filename="egfr.csv", format="csv").id_column == "molecule_chembl_id"
+
+    api = world.api("amy")
+    asked = post_head(api, "/api/libraries/preview/", data, name="egfr.csv")
+    assert asked.status_code == 400
+    error = asked.json()["error"]
+    assert error["fields"] == {"format": [message]}
+    assert message in error["message"]
+    chosen = post_head(api, "/api/libraries/preview/", data, name="egfr.csv", format="csv")
+    assert chosen.status_code == 200, chosen.json()
+    assert (chosen.json()["format"], chosen.json()["id_column"]) == ("csv", "molecule_chembl_id")
+    browser = world.browser("amy")
+    page = browser.post("/libraries/preview/", {"file": SimpleUploadedFile("egfr.csv", data)})
+    assert page.status_code == 400
+    assert page.json()["error"]["message"] == message
+    assert page.json()["error"]["fields"] == {"format": [message]}
+    page = browser.post("/libraries/preview/", {"file": SimpleUploadedFile("egfr.csv", data), "format": "csv"})
+    assert (page.status_code, page.json()["format"]) == (200, "csv")
+
+
+def test_sdf_rows_carry_rdkits_reason_and_honour_skip_lines():
+    data = (TESTS_DATA / "solubility_skp.sdf").read_bytes()
+    preview = library_preview(data, filename="solubility_skp.sdf", complete=True)
+    assert [(row.name, row.smiles) for row in preview.rows[:2]] == [("n-pentane", "CCCCC"), ("cyclopentane", "C1CCCC1")]
+    assert preview.rows[2].error == "cannot parse: negative skip value -1 on line 83"
