@@ -50,3 +50,8 @@ def summary_files(experiment: Experiment) -> dict[str, str]:
     if not experiment.summary_prefix:
         return {}
     return {name: experiment.summary_prefix + filename for name, filename in FILES.items()}
+
+
+def recent_experiments(user: User, *, limit: int = 5) -> list[Experiment]:
+    """The caller's teams' experiments, newest first."""
+    return list(experiments_for_user(user).order_by("-created_at")[:limit])

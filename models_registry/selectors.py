@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from portal.teams.selectors import scoped
@@ -57,3 +58,12 @@ def resolve_version(model: RegisteredModel, ref: str) -> ModelVersion:
     if version is None:
         raise Http404(f"Model {model.name!r} has no version or alias {ref!r}.")
     return version
+
+
+def recent_models(user: User, *, limit: int = 5) -> list[RegisteredModel]:
+    """The caller's teams' models with the latest activity (a version registered, or the model created)
+    first, archived ones left out; each with `version_count`, `latest_version` and its aliases."""
+    queryset = models_for_user(user).annotate(
+        last_activity=Coalesce(Max("versions__created_at"), "created_at")
+    )  # fmt: skip
+    return list(queryset.order_by("-last_activity", "name")[:limit])

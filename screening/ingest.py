@@ -35,6 +35,7 @@ from chemcore.readers import (
 )
 from chemcore.standardise import StandardiseOptions, standardise_batch
 
+from . import library_stats
 from .models import Library, LibraryShard
 from .shards import SHARD_SCHEMA
 from .storage_keys import library_prefix
@@ -276,6 +277,7 @@ def _finish(state: IngestState, errors_path: Path) -> None:
         current.error_report_path = report
         current.finished_at = timezone.now()
         current.save()
+        library_stats.queue_library_stats(current)  # property distributions, once committed
 
 
 def _fail(library: Library, message: str) -> None:

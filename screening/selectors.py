@@ -1,5 +1,6 @@
 """Reads of libraries that other apps use: a team's library, and its compounds streamed from the
-Parquet shards the ingest wrote (`shards.SHARD_SCHEMA`). Nothing outside screening parses a shard."""
+Parquet shards the ingest wrote (`shards.SHARD_SCHEMA`); the recent libraries and campaigns of a
+person's teams (the home page). Nothing outside screening parses a shard."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow.parquet as pq
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
 
 from portal.teams.models import Team
+from portal.teams.selectors import scoped
 
-from .models import Library
+from .models import Campaign, Library
 
 BATCH_ROWS = 2000
 
@@ -49,3 +52,14 @@ def library_compounds(library: Library) -> Iterator[LibraryCompound]:
                 for text, name, key, prop in zip(smiles, names, keys, props, strict=True):
                     if text:
                         yield LibraryCompound(text, name, key, json.loads(prop) if prop else {})
+
+
+def recent_libraries(user: AbstractBaseUser | AnonymousUser, *, limit: int = 5) -> list[Library]:
+    """The caller's teams' libraries, newest first."""
+    return list(scoped(Library.objects.select_related("team"), user).order_by("-created_at")[:limit])
+
+
+def recent_campaigns(user: AbstractBaseUser | AnonymousUser, *, limit: int = 5) -> list[Campaign]:
+    """The caller's teams' screening campaigns, newest first, with their library."""
+    queryset = scoped(Campaign.objects.select_related("team", "library"), user)
+    return list(queryset.order_by("-created_at")[:limit])

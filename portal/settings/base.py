@@ -115,6 +115,8 @@ MAX_UPLOAD_BYTES = envs.integer("MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
 # Ingest: decompressed size bound (gzip bombs) and compounds per Parquet shard.
 MAX_DECOMPRESSED_BYTES = envs.integer("MAX_DECOMPRESSED_BYTES", 50 * 1024**3, minimum=1)
 LIBRARY_SHARD_ROWS = envs.integer("LIBRARY_SHARD_ROWS", 100_000, minimum=1)
+# Browsing: compounds a substructure search tests per request before it answers with a "more" link.
+LIBRARY_SEARCH_SCAN_ROWS = envs.integer("LIBRARY_SEARCH_SCAN_ROWS", 20_000, minimum=1)
 
 # Model registry: package size bound, predictions per request, loaded models kept per process.
 MAX_PACKAGE_BYTES = envs.integer("MAX_PACKAGE_BYTES", 2 * 1024**3, minimum=1)

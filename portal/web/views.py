@@ -7,15 +7,29 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from experiments import selectors as experiment_selectors
+from models_registry import selectors as model_selectors
 from portal.teams import selectors, services
+from screening import selectors as screening_selectors
 
 from .forms import ApiTokenForm
 from .navigation import SECTIONS
 
+RECENT = 5
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    teams = selectors.teams_for_user(request.user)
-    return render(request, "web/home.html", {"teams": teams, "sections": SECTIONS})
+    """The caller's teams, and their most recent libraries, campaigns, experiments and models."""
+    user = request.user
+    context = {
+        "teams": selectors.teams_for_user(user),
+        "sections": SECTIONS,
+        "libraries": screening_selectors.recent_libraries(user, limit=RECENT),
+        "campaigns": screening_selectors.recent_campaigns(user, limit=RECENT),
+        "experiments": experiment_selectors.recent_experiments(user, limit=RECENT),
+        "models": model_selectors.recent_models(user, limit=RECENT),
+    }
+    return render(request, "web/home.html", context)
 
 
 def section_coming(request: HttpRequest, key: str) -> HttpResponse:

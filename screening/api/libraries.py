@@ -1,4 +1,5 @@
-"""REST API for libraries: preview a file's head, upload (ingest is queued), list, progress, cancel, error report."""
+"""REST API for libraries: preview a file's head, upload (ingest is queued), list, progress, cancel, error report,
+browse and search the compounds, property distributions."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import default_storage
@@ -11,9 +12,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from chemcore.depict import smiles_to_data_uri
 from portal.api.scoping import TeamScopedMixin
 
-from .. import services
+from .. import browse, library_stats, services
 from ..models import Library
 from ..preview import (
     HEAD_BYTES,
@@ -23,6 +25,7 @@ from ..preview import (
     declared_length,
     library_preview,
 )
+from .browse_serializers import CompoundPageSerializer, LibraryStatsSerializer
 from .library_serializers import (
     LibraryInputSerializer,
     LibraryPreviewInputSerializer,
@@ -30,6 +33,7 @@ from .library_serializers import (
     LibrarySerializer,
 )
 
+DEFAULT_PAGE_SIZE = 25
 UPLOAD_OPTIONS = (
     "format", "smiles_column", "id_column", "no_id_column", "properties", "keep_duplicates", "shard_rows",
 )  # fmt: skip
@@ -126,3 +130,104 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
             filename=f"library-{library.pk}-errors.csv",
             content_type="text/csv",
         )
+
+    @extend_schema(
+        summary="Browse a library's compounds, or search them by substructure",
+        description=(
+            "Compounds in library order, read from the Parquet shards: standardised SMILES, name, InChIKey, "
+            "the file's properties and computed descriptors. Pages are keyset-paginated: pass `next` as "
+            "`after` for the next page. With `substructure` (a SMARTS) only matching compounds are returned; "
+            "one request tests at most LIBRARY_SEARCH_SCAN_ROWS compounds, so a page may hold fewer matches "
+            "than `page_size` (even none) while `next` is not null: follow it to search further."
+        ),
+        parameters=[
+            OpenApiParameter("substructure", str, description="A SMARTS the compounds must contain."),
+            OpenApiParameter("after", str, description="`<shard>:<row>`: the `next` value of the previous page."),
+            OpenApiParameter("page_size", int, description=f"Compounds per page, 1 to {browse.MAX_PAGE_SIZE} (25)."),
+            OpenApiParameter("depict", bool, description="Add each structure as an SVG data URI (`image`)."),
+        ],
+        responses={
+            200: CompoundPageSerializer,
+            400: OpenApiResponse(description="An invalid SMARTS, cursor or page size (named), or a library not ready."),
+        },
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def compounds(self, request, pk=None):
+        library = self.get_object()
+        require_ready(library, "its compounds can be browsed")
+        params = request.query_params
+        try:
+            page = browse.compound_page(
+                library,
+                after=browse.Cursor.parse(params.get("after")),
+                limit=_page_size(params.get("page_size")),
+                substructure=(params.get("substructure") or "").strip(),
+            )
+        except browse.BrowseError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        depict = params.get("depict", "").lower() in ("1", "true", "yes")
+        next_url = None
+        if page.next is not None:
+            query = params.copy()
+            query["after"] = str(page.next)
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response(
+            {
+                "results": [compound_data(compound, depict=depict) for compound in page.compounds],
+                "next": str(page.next) if page.next else None,
+                "next_url": next_url,
+                "scanned": page.scanned,
+                "last_read": str(page.last_read) if page.last_read else None,
+                "substructure": (params.get("substructure") or "").strip(),
+            }
+        )
+
+    @extend_schema(
+        summary="A library's property distributions",
+        description=(
+            "Histograms and summary statistics of the computed descriptors (MW, cLogP, TPSA, HBD, HBA, rotatable "
+            "bonds, heavy atoms) and of every numeric property column, computed once per library by the workers. "
+            "While they are computed the answer is 202 with `shards_done` of `shards`; ask again."
+        ),
+        responses={
+            200: LibraryStatsSerializer,
+            202: LibraryStatsSerializer,
+            400: OpenApiResponse(description="The library is not ready."),
+        },
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def stats(self, request, pk=None):
+        library = self.get_object()
+        require_ready(library, "its statistics are computed once it is ready")
+        stats = library_stats.library_stats(library)
+        answer = status.HTTP_202_ACCEPTED if stats["status"] == "computing" else status.HTTP_200_OK
+        return Response({key: value for key, value in stats.items() if key != "fingerprint"}, status=answer)
+
+
+def require_ready(library: Library, what: str) -> None:
+    if library.status != Library.Status.READY:
+        raise ValidationError({"status": [f"The library is {library.status}; {what} once it is ready."]})
+
+
+def _page_size(raw: str | None) -> int:
+    if not raw:
+        return DEFAULT_PAGE_SIZE
+    if not raw.isdigit():
+        raise ValidationError({"page_size": [f"{raw[:20]!r} is not a whole number."]})
+    return int(raw)
+
+
+def compound_data(compound: browse.Compound, *, depict: bool = False) -> dict:
+    data = {
+        "shard": compound.shard,
+        "row": compound.row,
+        "record": compound.record,
+        "name": compound.name,
+        "smiles": compound.smiles,
+        "inchikey": compound.inchikey,
+        "properties": compound.properties,
+        "descriptors": browse.descriptors_of(compound.smiles),
+    }
+    if depict:
+        data["image"] = smiles_to_data_uri(compound.smiles)
+    return data

@@ -17,6 +17,7 @@ from ..api.library_serializers import LibraryPreviewSerializer, LibrarySerialize
 from ..forms import LibraryUploadForm
 from ..models import Library
 from ..preview import MAX_REQUEST_BYTES, PreviewError, check_request_size, declared_length, library_preview
+from .library_browse import browse_context
 
 UPLOAD_OPTIONS = ("smiles_column", "id_column", "no_id_column", "properties", "keep_duplicates")
 
@@ -73,7 +74,8 @@ def library_detail(request: HttpRequest, library_id: int) -> HttpResponse:
     if request.headers.get("Accept") == "application/json":
         return JsonResponse(LibrarySerializer(library).data)
     reasons = sorted(library.error_summary.items(), key=lambda item: -item[1])
-    return render(request, "screening/library_detail.html", {"library": library, "reasons": reasons})
+    context = {"library": library, "reasons": reasons, **browse_context(request, library)}
+    return render(request, "screening/library_detail.html", context)
 
 
 @require_POST

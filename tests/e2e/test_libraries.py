@@ -131,3 +131,116 @@ def test_sdf_and_smiles_files_get_a_structure_preview_without_mapping(page, live
     page.set_input_files("#id_file", str(path))
     expect(page.get_by_test_id("mapping")).to_contain_text("No preview: Binary file")
     expect(table.locator("tr")).to_have_count(0)
+
+
+BENZOIC_ACID = "c1ccccc1C(=O)[OX2H1]"
+
+
+def stored_smiles(library) -> list[str]:
+    import io
+
+    import pyarrow.parquet as pq
+    from django.core.files.storage import default_storage
+
+    smiles = []
+    for path in library.shards.order_by("index").values_list("path", flat=True):
+        with default_storage.open(path, "rb") as handle:
+            smiles += pq.read_table(io.BytesIO(handle.read()), columns=["smiles"]).column("smiles").to_pylist()
+    return smiles
+
+
+def test_browse_search_and_distributions_of_a_real_library(
+    page, live_server, celery_worker_process, world, settings, tmp_path
+):
+    """NCI first_5K in five shards: pages, a bounded substructure search followed to the end, the
+    property histograms drawn once the workers have computed them, and no access for another team."""
+    import requests
+    from playwright.sync_api import expect
+    from rdkit import Chem, rdBase
+
+    from tests.screening.conftest import make_library
+
+    settings.LIBRARY_SEARCH_SCAN_ROWS = 1500  # the live server runs in this process
+    library = make_library(world, NCI.read_bytes(), "first_5K.smi", by_worker=True, shard_rows=1000)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/libraries/{library.pk}/")
+
+    table = page.get_by_test_id("compound-table")
+    expect(table.locator("tbody tr")).to_have_count(25)
+    images = table.locator("td.structure img")
+    expect(images).to_have_count(25)
+    assert images.nth(0).evaluate("img => img.complete && img.naturalWidth > 0")
+    smiles = stored_smiles(library)
+    assert table.locator("[data-field=smiles]").all_inner_texts() == smiles[:25]
+    expect(page.get_by_test_id("browse-summary")).to_have_text(f"Compounds 1 to 25 of {library.compounds:,}.")
+
+    page.get_by_test_id("next-compounds").click()
+    expect(page.get_by_test_id("browse-summary")).to_have_text(f"Compounds 26 to 50 of {library.compounds:,}.")
+    assert table.locator("[data-field=smiles]").all_inner_texts() == smiles[25:50]
+    page.goto(f"{live_server.url}/libraries/{library.pk}/?after=0:999#compounds")  # the first shard's end
+    assert table.locator("[data-field=smiles]").all_inner_texts() == smiles[1000:1025]
+    page.get_by_test_id("first-page").click()
+    assert table.locator("[data-field=smiles]").all_inner_texts() == smiles[:25]
+
+    page.fill("#compound-substructure", "c1ccc")
+    page.click("[data-testid=compound-search] button")
+    expect(page.get_by_test_id("browse-error")).to_have_text("substructure: 'c1ccc' is not valid SMARTS: unclosed ring")
+
+    with rdBase.BlockLogs():
+        pattern = Chem.MolFromSmarts(BENZOIC_ACID)
+        expected = [s for s in smiles if Chem.MolFromSmiles(s).HasSubstructMatch(pattern)]
+    assert len(expected) > 25
+    page.fill("#compound-substructure", BENZOIC_ACID)
+    page.click("[data-testid=compound-search] button")
+    expect(page.get_by_test_id("browse-summary")).to_contain_text(f"for {BENZOIC_ACID}")
+    found, requests_made = [], 0
+    while True:
+        requests_made += 1
+        found += table.locator("[data-field=smiles]").all_inner_texts() if table.count() else []
+        more = page.get_by_test_id("next-compounds")
+        if not more.count():
+            break
+        expect(more).to_have_text("search further →")
+        more.click()
+        expect(page.get_by_test_id("browse-summary")).to_contain_text("Searched compounds")
+    assert found == expected
+    assert requests_made >= 4  # 5,000 compounds, at most 1,500 tested per request
+    expect(page.get_by_test_id("browse-summary")).to_contain_text("the search reached the end of the library")
+
+    # The distributions: drawn once computed (the page asks until they are, then reloads).
+    page.get_by_test_id("browse-reset").click()
+    charts = page.get_by_test_id("distribution")
+    expect(charts).to_have_count(7, timeout=120_000)
+    mw = page.locator("[data-testid=distribution][data-key=mw]")
+    expect(mw.get_by_test_id("x-title")).to_have_text("Molecular weight (Da)")
+    expect(mw.get_by_test_id("y-title")).to_have_text("Compounds")
+    assert mw.locator("svg").bounding_box()["width"] > 200
+    assert mw.locator("text.tick.x").count() >= 3
+    assert mw.locator("text.tick.y").count() >= 3
+    stats = requests.get(
+        f"{live_server.url}/api/libraries/{library.pk}/stats/",
+        headers={"Authorization": f"Bearer {world.tokens['amy']}"},
+        timeout=30,
+    ).json()
+    for item in stats["distributions"]:
+        chart = page.locator(f"[data-testid=distribution][data-key='{item['key']}']")
+        bars = [int(c) for c in chart.locator("rect.bar").evaluate_all("bars => bars.map(b => b.dataset.count)")]
+        histogram = item["histogram"]
+        assert bars == histogram["counts"]
+        assert sum(bars) + histogram["below"] + histogram["above"] + item["missing"] == library.compounds
+    page.screenshot(path=str(tmp_path / "library-browse.png"), full_page=True)
+    assert errors == []
+
+    # Another team: the page and the API answer 404.
+    page.context.clear_cookies()
+    sign_in(page, live_server, user="bob")
+    assert page.goto(f"{live_server.url}/libraries/{library.pk}/?substructure=c1ccccc1").status == 404
+    for what in ("compounds", "stats"):
+        answer = requests.get(
+            f"{live_server.url}/api/libraries/{library.pk}/{what}/",
+            headers={"Authorization": f"Bearer {world.tokens['bob']}"},
+            timeout=30,
+        )
+        assert answer.status_code == 404
