@@ -1,4 +1,4 @@
-"""Library pages: list with upload, and a library's progress and validation report."""
+"""Library pages: list with upload, and a library's progress, validation report, cancel and delete."""
 
 from __future__ import annotations
 
@@ -71,8 +71,16 @@ def library_detail(request: HttpRequest, library_id: int) -> HttpResponse:
     library = get_scoped_or_404(Library.objects.select_related("team", "created_by"), request.user, pk=library_id)
     if request.headers.get("Accept") == "application/json":
         return JsonResponse(LibrarySerializer(library).data)
-    reasons = sorted(library.error_summary.items(), key=lambda item: -item[1])
-    return render(request, "screening/library_detail.html", {"library": library, "reasons": reasons})
+    context = {
+        "library": library,
+        "reasons": _by_count(library.error_summary),
+        "warning_reasons": _by_count(library.warning_summary),
+    }
+    return render(request, "screening/library_detail.html", context)
+
+
+def _by_count(groups: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
 
 
 @require_POST
@@ -81,6 +89,18 @@ def library_cancel(request: HttpRequest, library_id: int) -> HttpResponse:
     if services.library_cancel(library=library):
         messages.success(request, f"Ingest of “{library.name}” cancelled.")
     return redirect(library_url(library))
+
+
+@require_POST
+def library_delete(request: HttpRequest, library_id: int) -> HttpResponse:
+    library = get_scoped_or_404(Library.objects.all(), request.user, pk=library_id)
+    try:
+        services.library_delete(library=library)
+    except services.LibraryInUse as exc:
+        messages.error(request, str(exc))
+        return redirect(library_url(library))
+    messages.success(request, f"Library “{library.name}” deleted, with its files.")
+    return redirect("libraries")
 
 
 def library_url(library: Library) -> str:
