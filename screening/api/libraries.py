@@ -49,7 +49,14 @@ class LibraryViewSet(
     serializer_class = LibrarySerializer
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": LibraryInputSerializer}, responses={201: LibrarySerializer})
+    @extend_schema(
+        request={"multipart/form-data": LibraryInputSerializer},
+        responses={
+            201: LibrarySerializer,
+            400: OpenApiResponse(description="Too large, or a head the preview refuses: empty, binary, no records, "
+                                 "no SMILES column (the preview's message)."),
+        },
+    )  # fmt: skip
     def create(self, request):
         data = LibraryInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
