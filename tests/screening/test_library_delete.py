@@ -67,7 +67,7 @@ def ready_library(world, name="lib") -> Library:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deleting_a_library_removes_its_rows_and_every_file(world):
+def test_deleting_a_library_removes_its_rows_and_every_file(world, ingest_in_this_process):
     library = ready_library(world)
     prefix = library_prefix(library)
     assert {path.rsplit("/", 1)[-1] for path in stored_files(prefix)} == {"x.smi", "part-00000.parquet", "errors.csv"}
@@ -103,7 +103,7 @@ def test_a_library_screened_by_campaigns_cannot_be_deleted(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_page_deletes_a_failed_library(world):
+def test_the_page_deletes_a_failed_library(world, ingest_in_this_process):
     library = services.library_create(
         team=world.alpha, name="typo", upload=ContentFile(b"smiles,mw\nCCO,46\n", name="x.csv"), filename="x.csv",
         options={"properties": ["MW"]},
@@ -124,7 +124,7 @@ def test_the_page_deletes_a_failed_library(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_deleting_a_library_while_it_ingests_cancels_it_and_leaves_no_file(world, monkeypatch):
+def test_deleting_a_library_while_it_ingests_cancels_it_and_leaves_no_file(world, ingest_in_this_process, monkeypatch):
     """The delete lands while the ingest is writing its second shard: the ingest stops there and
     removes the file it was writing; nothing of the library is left."""
     content = b"".join(f"{'C' * (i % 40 + 1)}O mol-{i}\n".encode() for i in range(600))

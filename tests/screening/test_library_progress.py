@@ -26,7 +26,7 @@ def gzipped_library() -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_progress_of_a_gzipped_file_moves_with_the_records(world):
+def test_progress_of_a_gzipped_file_moves_with_the_records(world, ingest_in_this_process):
     content = gzipped_library()
     library = services.library_create(
         team=world.alpha, name="gz", upload=ContentFile(content, name="big.smi.gz"), filename="big.smi.gz"

@@ -249,7 +249,7 @@ def many_molecules(n: int) -> bytes:
 
 @pytest.mark.parametrize("moment", ["part-00002.parquet", "errors.csv"])
 @pytest.mark.django_db(transaction=True)
-def test_a_cancel_while_a_file_is_written_leaves_no_file(world, monkeypatch, moment):
+def test_a_cancel_while_a_file_is_written_leaves_no_file(world, ingest_in_this_process, monkeypatch, moment):
     """The cancel lands while the ingest writes a shard, or its report at the very end."""
     library = upload(world, many_molecules(600), "big.smi", shard_rows=100, keep_duplicates=True)
     save = default_storage.save
@@ -273,7 +273,7 @@ class WorkerDied(BaseException):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_cancel_removes_what_a_dead_attempt_left(world, monkeypatch):
+def test_a_cancel_removes_what_a_dead_attempt_left(world, ingest_in_this_process, monkeypatch):
     library = upload(world, many_molecules(600), "big.smi", shard_rows=100, keep_duplicates=True)
     save = default_storage.save
 
