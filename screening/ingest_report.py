@@ -48,7 +48,9 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"^row has \d+ fields$"), "row has the wrong number of fields"),
     (re.compile(r"^line \d+ is not valid UTF-8"), "not valid UTF-8"),
-    # Generic: atom numbers and positions, and a quoted excerpt at the end.
+    (re.compile(r"^negative skip value -?\d+"), "negative skip value"),
+    # Generic: atom numbers, positions and line numbers, and a quoted excerpt at the end.
+    (re.compile(r"\s*\(?\b(?:on|at) line \d+\)?"), ""),
     (re.compile(r"\b(atoms?)\s*(?:#\s*)?\d+(?:\s*,?\s*\d+)*"), r"\1"),
     (re.compile(r"\s*\(?\bat position \d+\)?"), ""),
     (re.compile(r":\s*(?:'[^']*'?|\"[^\"]*\"?)\s*$"), ""),

@@ -93,8 +93,8 @@ def _check_head(upload: File, filename: str, options: dict) -> str:
             smiles_column=options.get("smiles_column") or None,
             format=options.get("format") or None,
         )
-    except PreviewError as exc:
-        raise ValidationError(str(exc)) from None
+    except PreviewError as exc:  # keyed by the upload field to change ("file"; "format" where the preview says so)
+        raise ValidationError({getattr(exc, "field", "file"): [str(exc)]}) from None
     return preview.format
 
 

@@ -70,7 +70,7 @@ class LibraryViewSet(
                 upload=upload, filename=upload.name, created_by=request.user, options=options, **values
             )
         except DjangoValidationError as exc:
-            raise ValidationError({"file": exc.messages}) from None
+            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"file": exc.messages}) from None
         return Response(LibrarySerializer(library).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

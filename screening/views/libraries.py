@@ -32,7 +32,9 @@ def library_list(request: HttpRequest) -> HttpResponse:
                 created_by=request.user, options=options,
             )  # fmt: skip
         except ValidationError as exc:
-            form.add_error("file", exc)
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"file": exc.messages}
+            for field, texts in errors.items():
+                form.add_error(field if field in form.fields else "file", texts)
         else:
             if request.headers.get("X-Requested-With") == "XMLHttpRequest":
                 return JsonResponse({"url": library_url(library)}, status=201)

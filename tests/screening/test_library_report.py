@@ -125,6 +125,7 @@ def test_grouping_keeps_what_a_reason_is_read_by():
         "line is longer than the limit of 1,048,576 bytes"
     )
     assert reason_group("invalid atom line: '    0.0000 x'") == "invalid atom line"
+    assert reason_group("invalid molfile: negative skip value -1 on line 83") == "invalid molfile: negative skip value"
 
 
 def test_a_library_failing_mid_file_keeps_its_report(world):
