@@ -38,8 +38,17 @@ class Library(TeamOwned):
     invalid = models.BigIntegerField(default=0)
     duplicates = models.BigIntegerField(default=0)
     compounds = models.BigIntegerField(default=0, help_text="Rows in the shards.")
+    warnings = models.BigIntegerField(default=0, help_text="Valid records kept with a warning (e.g. no InChIKey).")
     error_summary = models.JSONField(default=dict, blank=True, help_text="Invalid records by reason.")
+    warning_summary = models.JSONField(default=dict, blank=True, help_text="Records with a warning, by warning.")
     error_report_path = models.CharField(max_length=500, blank=True)
+    # Recovery: each send of the ingest task carries the dispatch number (an older send is ignored);
+    # each start is an attempt, which heartbeats with its progress. A silent attempt, or a send that
+    # never started, is redone by the periodic reconcile (`screening.library_reconcile`).
+    dispatches = models.PositiveIntegerField(default=0)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -50,6 +59,7 @@ class Library(TeamOwned):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "libraries"
+        indexes = [models.Index(fields=["status", "heartbeat_at"]), models.Index(fields=["status", "dispatched_at"])]
 
     def __str__(self) -> str:
         return self.name

@@ -1,15 +1,23 @@
-"""Celery tasks of libraries (queue `ingest`). Each takes ids, is idempotent, and delegates.
-Campaign tasks live in `screening.campaigns.tasks`."""
+"""Celery tasks of libraries (queue `ingest`; the reconcile on `default`). Each takes ids, is
+idempotent, and delegates. Campaign tasks live in `screening.campaigns.tasks`."""
 
 from celery import shared_task
 
 from . import ingest, library_stats
+from .library_reconcile import reconcile_libraries
 
 
 @shared_task(name="screening.tasks.library_ingest", acks_late=True, reject_on_worker_lost=True)
-def library_ingest(library_id: int) -> None:
-    """Ingest one library (idempotent: a redelivered task starts the ingest over)."""
-    ingest.library_ingest(library_id)
+def library_ingest(library_id: int, dispatch: int | None = None) -> None:
+    """Ingest one library (idempotent: a redelivered task starts the ingest over; a task from an
+    older dispatch than the library's latest does nothing)."""
+    ingest.library_ingest(library_id, dispatch)
+
+
+@shared_task(name="screening.tasks.library_reconcile")
+def library_reconcile() -> dict:
+    """Periodic: redo ingests whose worker went silent, send again ingests whose task never started."""
+    return reconcile_libraries()
 
 
 @shared_task(name="screening.tasks.library_stats_shard", acks_late=True, reject_on_worker_lost=True)

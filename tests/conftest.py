@@ -38,6 +38,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     hostname = f"test-{os.getpid()}@localhost"
     with running(celery_worker_args(hostname=hostname), env=env, log=log) as process:
         process.log_path = log
+        process.hostname = hostname
         wait_until_ready(app, hostname, process, log)
         yield process
 

@@ -117,6 +117,12 @@ MAX_DECOMPRESSED_BYTES = envs.integer("MAX_DECOMPRESSED_BYTES", 50 * 1024**3, mi
 LIBRARY_SHARD_ROWS = envs.integer("LIBRARY_SHARD_ROWS", 100_000, minimum=1)
 # Browsing: compounds a substructure search tests per request before it answers with a "more" link.
 LIBRARY_SEARCH_SCAN_ROWS = envs.integer("LIBRARY_SEARCH_SCAN_ROWS", 20_000, minimum=1)
+# Ingest recovery: starts an ingest gets, when a silent one (no heartbeat) is redone, when a queued
+# one whose task never started is sent again, and how often beat checks.
+LIBRARY_INGEST_ATTEMPTS = envs.integer("LIBRARY_INGEST_ATTEMPTS", 3, minimum=1)
+LIBRARY_INGEST_STALE_SECONDS = envs.integer("LIBRARY_INGEST_STALE_SECONDS", 600, minimum=30)
+LIBRARY_QUEUED_STALE_SECONDS = envs.integer("LIBRARY_QUEUED_STALE_SECONDS", 600, minimum=30)
+LIBRARY_RECONCILE_SECONDS = envs.integer("LIBRARY_RECONCILE_SECONDS", 60, minimum=1)
 
 # Model registry: package size bound, predictions per request, loaded models kept per process.
 MAX_PACKAGE_BYTES = envs.integer("MAX_PACKAGE_BYTES", 2 * 1024**3, minimum=1)
@@ -152,6 +158,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Task modules beyond each app's own `tasks` (which autodiscovery finds).
 CELERY_IMPORTS = ("screening.campaigns.tasks",)
 CELERY_TASK_ROUTES = {
+    "screening.tasks.library_reconcile": {"queue": "default"},  # never behind long ingests
     "screening.tasks.library_*": {"queue": "ingest"},
     "screening.campaigns.tasks.*": {"queue": "screening"},
     "experiments.tasks.*": {"queue": "hpo"},
@@ -200,6 +207,10 @@ if HPO_DRIVER_MAX_SECONDS + 60 > CELERY_TASK_SOFT_TIME_LIMIT:
     )
 
 CELERY_BEAT_SCHEDULE: dict = {
+    "library-reconcile": {
+        "task": "screening.tasks.library_reconcile",
+        "schedule": LIBRARY_RECONCILE_SECONDS,
+    },
     "campaign-reconcile": {
         "task": "screening.campaigns.tasks.campaign_reconcile",
         "schedule": CAMPAIGN_RECONCILE_SECONDS,

@@ -1,5 +1,5 @@
-"""REST API for libraries: preview a file's head, upload (ingest is queued), list, progress, cancel, error report,
-browse and search the compounds, property distributions."""
+"""REST API for libraries: preview a file's head, upload (ingest is queued), list, progress, cancel,
+delete, validation report, browse and search the compounds, property distributions."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import default_storage
@@ -7,7 +7,7 @@ from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -39,12 +39,27 @@ UPLOAD_OPTIONS = (
 )  # fmt: skip
 
 
-class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the library's current state."
+
+
+class LibraryViewSet(
+    TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
     queryset = Library.objects.select_related("team")
     serializer_class = LibrarySerializer
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": LibraryInputSerializer}, responses={201: LibrarySerializer})
+    @extend_schema(
+        request={"multipart/form-data": LibraryInputSerializer},
+        responses={
+            201: LibrarySerializer,
+            400: OpenApiResponse(description="Too large, or a head the preview refuses: empty, binary, no records, "
+                                 "no SMILES column (the preview's message)."),
+        },
+    )  # fmt: skip
     def create(self, request):
         data = LibraryInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
@@ -58,7 +73,7 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
                 upload=upload, filename=upload.name, created_by=request.user, options=options, **values
             )
         except DjangoValidationError as exc:
-            raise ValidationError({"file": exc.messages}) from None
+            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"file": exc.messages}) from None
         return Response(LibrarySerializer(library).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -107,6 +122,20 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
             raise ValidationError({exc.field: [str(exc)]}) from None
         return Response(LibraryPreviewSerializer(result).data)
 
+    @extend_schema(
+        summary="Delete a library with its shards, validation report and upload",
+        description="One still queued or ingesting is cancelled first. A library screened by campaigns "
+        "cannot be deleted (409, naming them).",
+        responses={204: None, 409: OpenApiResponse(description="Campaigns use the library.")},
+    )
+    def destroy(self, request, pk=None):
+        library = self.get_object()
+        try:
+            services.library_delete(library=library)
+        except services.LibraryInUse as exc:
+            raise Conflict(str(exc)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=None, responses=LibrarySerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
@@ -118,12 +147,18 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         library.refresh_from_db()
         return Response(LibrarySerializer(library).data)
 
-    @extend_schema(responses={(200, "text/csv"): bytes})
+    @extend_schema(
+        summary="The validation report as CSV: record, line, kind, reason, excerpt",
+        description="Kind is `invalid` (the record was left out), `warning` (kept, e.g. without an InChIKey) "
+        "or `failure` (why the library failed; the invalid records read before stay in the report). "
+        "404 until the ingest has finished.",
+        responses={(200, "text/csv"): bytes},
+    )
     @action(detail=True, methods=["get"], url_path="errors")
     def errors(self, request, pk=None):
         library = self.get_object()
         if not library.error_report_path:
-            return Response({"detail": "No error report yet."}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound(f"The library is {library.status}: it has no validation report.")
         return FileResponse(
             default_storage.open(library.error_report_path, "rb"),
             as_attachment=True,

@@ -15,13 +15,14 @@ class LibrarySerializer(serializers.ModelSerializer):
         model = Library
         fields = [
             "id", "team", "name", "description", "filename", "format", "status", "error", "progress",
-            "upload_bytes", "records", "valid", "invalid", "duplicates", "compounds", "shards",
-            "error_summary", "options", "created_at", "started_at", "finished_at",
+            "upload_bytes", "records", "valid", "invalid", "duplicates", "warnings", "compounds", "shards",
+            "error_summary", "warning_summary", "options", "attempts", "created_at", "started_at",
+            "heartbeat_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_progress(self, library) -> float:
-        """Fraction of the upload read (1.0 once ready)."""
+        """Fraction of the uploaded file read (its bytes as uploaded, gzipped or not; 1.0 once ready)."""
         if library.status == Library.Status.READY:
             return 1.0
         return round(min(1.0, library.bytes_read / library.upload_bytes), 4) if library.upload_bytes else 0.0

@@ -1,4 +1,4 @@
-"""Library pages: list with upload, and a library's progress and validation report."""
+"""Library pages: list with upload, and a library's progress, validation report, cancel and delete."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def library_list(request: HttpRequest) -> HttpResponse:
                 created_by=request.user, options=options,
             )  # fmt: skip
         except ValidationError as exc:
-            form.add_error("file", exc)
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"file": exc.messages}
+            for field, texts in errors.items():
+                form.add_error(field if field in form.fields else "file", texts)
         else:
             if request.headers.get("X-Requested-With") == "XMLHttpRequest":
                 return JsonResponse({"url": library_url(library)}, status=201)
@@ -73,9 +75,17 @@ def library_detail(request: HttpRequest, library_id: int) -> HttpResponse:
     library = get_scoped_or_404(Library.objects.select_related("team", "created_by"), request.user, pk=library_id)
     if request.headers.get("Accept") == "application/json":
         return JsonResponse(LibrarySerializer(library).data)
-    reasons = sorted(library.error_summary.items(), key=lambda item: -item[1])
-    context = {"library": library, "reasons": reasons, **browse_context(request, library)}
+    context = {
+        "library": library,
+        "reasons": _by_count(library.error_summary),
+        "warning_reasons": _by_count(library.warning_summary),
+        **browse_context(request, library),
+    }
     return render(request, "screening/library_detail.html", context)
+
+
+def _by_count(groups: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
 
 
 @require_POST
@@ -84,6 +94,18 @@ def library_cancel(request: HttpRequest, library_id: int) -> HttpResponse:
     if services.library_cancel(library=library):
         messages.success(request, f"Ingest of “{library.name}” cancelled.")
     return redirect(library_url(library))
+
+
+@require_POST
+def library_delete(request: HttpRequest, library_id: int) -> HttpResponse:
+    library = get_scoped_or_404(Library.objects.all(), request.user, pk=library_id)
+    try:
+        services.library_delete(library=library)
+    except services.LibraryInUse as exc:
+        messages.error(request, str(exc))
+        return redirect(library_url(library))
+    messages.success(request, f"Library “{library.name}” deleted, with its files.")
+    return redirect("libraries")
 
 
 def library_url(library: Library) -> str:

