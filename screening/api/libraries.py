@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from portal.api.scoping import TeamScopedMixin
+from portal.csv_safety import safe_csv_file
 
 from .. import services
 from ..models import Library
@@ -117,7 +118,7 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         if not library.error_report_path:
             return Response({"detail": "No error report yet."}, status=status.HTTP_404_NOT_FOUND)
         return FileResponse(
-            default_storage.open(library.error_report_path, "rb"),
+            safe_csv_file(default_storage.open(library.error_report_path, "rb")),
             as_attachment=True,
             filename=f"library-{library.pk}-errors.csv",
             content_type="text/csv",
