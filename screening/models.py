@@ -183,6 +183,10 @@ class CampaignShard(models.Model):
     top_path = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When its job was last sent (null: the broker refused it, so the reconcile sends it), and how
+    # often since the shard last became pending: a queued job lost with the broker is sent again.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatches = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -130,11 +130,13 @@ PREDICT_MAX_SMILES = envs.integer("PREDICT_MAX_SMILES", 1000, minimum=1)
 MODEL_CACHE_DIR = envs.path("MODEL_CACHE_DIR", VAR_DIR / "model-cache")
 MODEL_CACHE_SIZE = envs.integer("MODEL_CACHE_SIZE", 4, minimum=1)
 
-# Campaigns: hits kept per campaign, tries per shard job, when a silent shard job counts as lost, and
-# the container image and resources the shard job gets on AWS Batch / Kubernetes.
+# Campaigns: hits kept per campaign, tries per shard job, when a silent shard job counts as lost, when a
+# queued one that never started is sent again, and the container image and resources the shard job
+# gets on AWS Batch / Kubernetes.
 CAMPAIGN_MAX_TOP_K = envs.integer("CAMPAIGN_MAX_TOP_K", 10_000, minimum=1)
 CAMPAIGN_SHARD_ATTEMPTS = envs.integer("CAMPAIGN_SHARD_ATTEMPTS", 3, minimum=1)
 CAMPAIGN_SHARD_STALE_SECONDS = envs.integer("CAMPAIGN_SHARD_STALE_SECONDS", 600, minimum=30)
+CAMPAIGN_SHARD_RESEND_SECONDS = envs.integer("CAMPAIGN_SHARD_RESEND_SECONDS", 600, minimum=30)
 CAMPAIGN_RECONCILE_SECONDS = envs.integer("CAMPAIGN_RECONCILE_SECONDS", 60, minimum=1)
 SCREENING_IMAGE = envs.env.str("SCREENING_IMAGE", default="portal:latest")
 SCREENING_JOB_VCPU = envs.integer("SCREENING_JOB_VCPU", 1, minimum=1)

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from portal.api.scoping import TeamField
 
+from ..campaigns import executors
 from ..campaigns.selectors import campaign_progress
 from ..models import Campaign, CampaignModel, CampaignShard, Hit
 
@@ -42,6 +43,11 @@ class CampaignSerializer(serializers.ModelSerializer):
                 "processed": {"type": "integer"},
                 "fraction": {"type": "number"},
                 "shards": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "stuck_shards": {
+                    "type": "integer",
+                    "description": "Pending shards whose task could not be sent, or was sent over "
+                    "CAMPAIGN_SHARD_RESEND_SECONDS ago without starting: retry/ sends them again now.",
+                },
                 "compounds_per_second": {"type": "number", "nullable": True},
                 "eta_seconds": {"type": "integer", "nullable": True},
             },
@@ -73,7 +79,16 @@ class CampaignInputSerializer(serializers.Serializer):
         '"lipinski": true, "substructure": "c1ccncc1"}',
     )
     top_k = serializers.IntegerField(default=1000, min_value=0)
-    executor = serializers.ChoiceField(choices=Campaign.Executor.choices, default=Campaign.Executor.CELERY)
+    executor = serializers.ChoiceField(
+        choices=Campaign.Executor.choices,
+        default=Campaign.Executor.CELERY,
+        help_text="Where the shard jobs run; batch and kubernetes only where they are configured.",
+    )
+
+    def validate_executor(self, value: str) -> str:
+        if reason := executors.unavailable_reason(value):
+            raise serializers.ValidationError(reason)
+        return value
 
 
 class CampaignShardSerializer(serializers.ModelSerializer):
@@ -81,7 +96,7 @@ class CampaignShardSerializer(serializers.ModelSerializer):
         model = CampaignShard
         fields = [
             "index", "status", "attempts", "compounds", "processed", "scored", "filtered", "failed", "error",
-            "heartbeat_at", "started_at", "finished_at",
+            "heartbeat_at", "dispatched_at", "dispatches", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -1,5 +1,5 @@
 """REST API for campaigns: create (jobs dispatched), list, progress, shards, cancel, retry, hits
-(sorted and filtered server-side), streamed downloads."""
+(sorted and filtered server-side), streamed downloads (the hits sorted and filtered the same way)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
@@ -26,6 +26,9 @@ HIT_PARAMETERS = [
     OpenApiParameter("substructure", str, description="SMARTS the hit must contain"),
     OpenApiParameter("alerts", str, description="any, none, pains, brenk, clean-pains, clean-brenk"),
 ]
+
+
+HIT_QUERY_NAMES = [parameter.name for parameter in HIT_PARAMETERS]
 
 
 def hit_query(params) -> HitQuery:
@@ -88,10 +91,11 @@ class CampaignViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @extend_schema(request=None, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        """Run the failed shards of a failed campaign again."""
+        """Run a failed campaign's failed shards again, or send a stuck campaign's waiting shards again
+        (queued or running on Celery: their queued tasks may have been lost, e.g. in a broker restart)."""
         campaign = self.get_object()
         try:
-            services.campaign_retry_failed(campaign=campaign)
+            services.campaign_retry(campaign=campaign)
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         campaign.refresh_from_db()
@@ -111,7 +115,7 @@ class CampaignViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
         try:
             queryset = hits(campaign, hit_query(request.query_params))
         except HitQueryError as exc:
-            raise ValidationError({"query": [str(exc)]}) from None
+            raise ValidationError({exc.field: [exc.message]}) from None
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(HitSerializer(page, many=True).data)
 
@@ -119,6 +123,10 @@ class CampaignViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
         parameters=[
             OpenApiParameter("set", str, enum=list(downloads.SETS), description="all compounds, scored only, or hits"),
             OpenApiParameter("file_format", str, enum=list(downloads.FORMATS)),
+            *(
+                OpenApiParameter(p.name, p.type, description=f"set=hits only, as for hits/: {p.description or p.name}")
+                for p in HIT_PARAMETERS
+            ),
         ],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
@@ -129,6 +137,7 @@ class CampaignViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
 
 def download_response(campaign: Campaign, params) -> StreamingHttpResponse:
+    """The chosen set streamed; the hits sorted and filtered by the same parameters as hits/."""
     which, fmt = params.get("set") or "hits", params.get("file_format") or "csv"
     if which not in downloads.SETS:
         raise ValidationError({"set": [f"One of {', '.join(downloads.SETS)}."]})
@@ -136,6 +145,15 @@ def download_response(campaign: Campaign, params) -> StreamingHttpResponse:
         raise ValidationError({"file_format": [f"One of {', '.join(downloads.FORMATS)}."]})
     if campaign.status != Campaign.Status.SUCCEEDED:
         raise ValidationError({"status": [f"The campaign is {campaign.status}; results are ready when it succeeds."]})
-    response = StreamingHttpResponse(downloads.stream(campaign, which, fmt), content_type=downloads.FORMATS[fmt][0])
+    query = hit_query(params)
+    if which != "hits":
+        given = [name for name in HIT_QUERY_NAMES if params.get(name) not in (None, "")]
+        if given:
+            raise ValidationError({given[0]: [f"Sorting and filtering apply to set=hits only, not set={which}."]})
+    try:
+        chunks = downloads.stream(campaign, which, fmt, query)
+    except HitQueryError as exc:
+        raise ValidationError({exc.field: [exc.message]}) from None
+    response = StreamingHttpResponse(chunks, content_type=downloads.FORMATS[fmt][0])
     response["Content-Disposition"] = f'attachment; filename="{downloads.filename(campaign, which, fmt)}"'
     return response

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from chemcore.depict import smiles_to_data_uri
 from portal.api.scoping import TeamScopedMixin
+from portal.csv_safety import safe_csv_file
 
 from .. import browse, library_stats, services
 from ..models import Library
@@ -160,7 +161,7 @@ class LibraryViewSet(
         if not library.error_report_path:
             raise NotFound(f"The library is {library.status}: it has no validation report.")
         return FileResponse(
-            default_storage.open(library.error_report_path, "rb"),
+            safe_csv_file(default_storage.open(library.error_report_path, "rb")),
             as_attachment=True,
             filename=f"library-{library.pk}-errors.csv",
             content_type="text/csv",

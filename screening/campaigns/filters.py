@@ -29,6 +29,8 @@ PROPERTIES: dict[str, tuple[str, Callable[[Chem.Mol], float]]] = {
     "rotb": ("rotatable bonds", rdMolDescriptors.CalcNumRotatableBonds),
     "heavy_atoms": ("heavy atoms", lambda mol: mol.GetNumHeavyAtoms()),
 }
+# How a property is written in a filter's description: "MW ≤ 500".
+SHORT_NAMES = {"mw": "MW", "clogp": "cLogP", "hbd": "HBD", "hba": "HBA", "tpsa": "TPSA"}
 # Lipinski's rule of five: at most one of these limits exceeded.
 LIPINSKI_LIMITS = {"mw": 500.0, "clogp": 5.0, "hbd": 5.0, "hba": 10.0}
 
@@ -99,6 +101,23 @@ class FilterSpec:
         if self.substructure:
             out["substructure"] = self.substructure
         return out
+
+    def describe(self) -> list[str]:
+        """The filters as short phrases people read: ["PAINS excluded", "MW ≤ 500", "contains c1ccncc1"]."""
+        phrases = [f"{'PAINS' if name == 'pains' else name.capitalize()} excluded" for name in self.exclude_alerts]
+        for name, (low, high) in self.ranges.items():
+            label = SHORT_NAMES.get(name, PROPERTIES[name][0])
+            if low is not None and high is not None:
+                phrases.append(f"{low:g} ≤ {label} ≤ {high:g}")
+            elif low is not None:
+                phrases.append(f"{label} ≥ {low:g}")
+            else:
+                phrases.append(f"{label} ≤ {high:g}")
+        if self.lipinski:
+            phrases.append("Lipinski's rule of five")
+        if self.substructure:
+            phrases.append(f"contains {self.substructure}")
+        return phrases
 
     @property
     def active(self) -> bool:

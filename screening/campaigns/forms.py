@@ -1,4 +1,5 @@
-"""The new-campaign form: a library, up to three models (the first ranks the hits), filters, top-K."""
+"""The new-campaign form: a library, up to three models (the first ranks the hits), filters, top-K, and
+where the shard jobs run (only the executors configured here)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from models_registry.selectors import models_for_user
 from portal.teams.selectors import scoped
 
 from ..models import Campaign, CampaignModel, Library
+from . import executors
 
 MODEL_SLOTS = 3
 
@@ -27,11 +29,19 @@ class CampaignForm(forms.Form):
     clogp_max = forms.FloatField(required=False, label="cLogP up to")
     tpsa_max = forms.FloatField(required=False, label="TPSA up to")
     substructure = forms.CharField(required=False, max_length=500, label="Must contain (SMARTS)")
-    executor = forms.ChoiceField(choices=Campaign.Executor.choices, initial=Campaign.Executor.CELERY)
+    executor = forms.ChoiceField(
+        choices=Campaign.Executor.choices, initial=Campaign.Executor.CELERY, label="Run shard jobs on"
+    )
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["top_k"].max_value = settings.CAMPAIGN_MAX_TOP_K
+        # Only the executors configured here are offered (a missing one is named, not silently absent).
+        usable = executors.usable_executors()
+        self.fields["executor"].choices = usable
+        missing = [label for value, label in Campaign.Executor.choices if (value, label) not in usable]
+        if missing:
+            self.fields["executor"].help_text = f"Not configured here: {', '.join(missing)}."
         libraries = scoped(Library.objects.select_related("team"), user).filter(status=Library.Status.READY)
         self.fields["library"].queryset = libraries
         self.fields["library"].label_from_instance = lambda lib: f"{lib.team.name} / {lib.name} ({lib.compounds:,})"

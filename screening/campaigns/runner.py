@@ -171,12 +171,16 @@ def _store(local: Path, key: str) -> str:
 
 
 def _record_failure(shard: CampaignShard, message: str) -> bool:
-    """Back to pending while attempts remain; failed (final) otherwise."""
+    """Back to pending while attempts remain (its job is sent again: the Celery task retries itself,
+    counted as a dispatch now); failed (final) otherwise."""
     final = shard.attempts >= settings.CAMPAIGN_SHARD_ATTEMPTS
+    now = timezone.now()
+    if final:
+        changes = {"status": CampaignShard.Status.FAILED, "finished_at": now}
+    else:
+        changes = {"status": CampaignShard.Status.PENDING, "finished_at": None, "dispatched_at": now, "dispatches": 1}
     CampaignShard.objects.filter(pk=shard.pk).exclude(status=CampaignShard.Status.DONE).update(
-        status=CampaignShard.Status.FAILED if final else CampaignShard.Status.PENDING,
-        error=message[:2000],
-        finished_at=timezone.now() if final else None,
+        error=message[:2000], **changes
     )
     return final
 
@@ -187,7 +191,7 @@ def _after_shard(campaign_id: int, finalise_inline: bool) -> None:
     if finalise_inline:
         finalise_campaign(campaign_id)
     else:
-        queueing.send(FINALISE_TASK, campaign_id)
+        queueing.try_send(FINALISE_TASK, campaign_id)  # if the broker is down, the reconcile finalises it
 
 
 def shards_settled(campaign_id: int) -> bool:

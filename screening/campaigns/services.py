@@ -1,5 +1,5 @@
 """Writes for campaigns: create (models resolved and recorded, shards laid out, jobs dispatched after
-commit), cancel, and retry the failed shards."""
+commit), cancel, and retry (a failed campaign's failed shards, or a stuck campaign's waiting ones)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from models_registry.selectors import AmbiguousModelName, model_by_name, resolve
 from portal.teams.models import Team
 
 from ..models import Campaign, CampaignModel, CampaignShard, Library
-from . import executors
+from . import executors, runner
 from .filters import FilterSpec, FilterSpecError
 
 
@@ -82,8 +82,9 @@ def campaign_create(
             )
             for i, (choice, version) in enumerate(zip(models, versions, strict=True))
         )
+        now = timezone.now()  # being sent: the reconcile leaves them alone while the commit sends them
         CampaignShard.objects.bulk_create(
-            CampaignShard(campaign=campaign, index=s.index, library_shard=s, compounds=s.compounds)
+            CampaignShard(campaign=campaign, index=s.index, library_shard=s, compounds=s.compounds, dispatched_at=now)
             for s in library_shards
         )
         indices = [s.index for s in library_shards]
@@ -117,20 +118,55 @@ def campaign_cancel(*, campaign: Campaign) -> bool:
     return bool(updated)
 
 
-def campaign_retry_failed(*, campaign: Campaign) -> int:
-    """Run a failed campaign's failed shards again; returns how many were queued."""
+def campaign_retry(*, campaign: Campaign) -> int:
+    """Run a campaign's shards again; returns how many were queued.
+
+    A failed campaign: its failed shards, with their attempts given back. A queued or running one on
+    Celery that looks stuck (its queued tasks were lost, say with a broker restart): its pending shards
+    are sent again now, and running shards whose worker went silent too, without waiting for the
+    reconcile. Safe when nothing was lost: a shard done twice counts once."""
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        if current.status != Campaign.Status.FAILED:
-            message = f"The campaign is {current.status}; only failed campaigns can be retried."
+        if current.status == Campaign.Status.FAILED:
+            indices = _reopen_failed_shards(current)
+        elif current.status in Campaign.ACTIVE:
+            indices = _reopen_waiting_shards(current)
+        else:
+            message = f"The campaign is {current.status}; only failed, queued or running campaigns can be retried."
             raise ValidationError({"status": message})
-        shards = current.shards.filter(status=CampaignShard.Status.FAILED)
-        indices = list(shards.values_list("index", flat=True))
-        shards.update(status=CampaignShard.Status.PENDING, attempts=0, error="", finished_at=None)
-        current.status = Campaign.Status.RUNNING
-        current.error = ""
-        current.finished_at = None
-        current.jobs = [{**job, "retired": True} for job in current.jobs]
-        current.save(update_fields=["status", "error", "finished_at", "jobs"])
         transaction.on_commit(lambda: executors.dispatch(campaign.pk, indices))
     return len(indices)
+
+
+def _reopen_failed_shards(campaign: Campaign) -> list[int]:
+    shards = campaign.shards.filter(status=CampaignShard.Status.FAILED)
+    indices = list(shards.values_list("index", flat=True))
+    shards.update(
+        status=CampaignShard.Status.PENDING, attempts=0, error="", finished_at=None,
+        dispatched_at=timezone.now(), dispatches=0,
+    )  # fmt: skip
+    campaign.status = Campaign.Status.RUNNING
+    campaign.error = ""
+    campaign.finished_at = None
+    campaign.jobs = [{**job, "retired": True} for job in campaign.jobs]
+    campaign.save(update_fields=["status", "error", "finished_at", "jobs"])
+    return indices
+
+
+def _reopen_waiting_shards(campaign: Campaign) -> list[int]:
+    if campaign.executor != Campaign.Executor.CELERY:
+        message = (
+            f"The campaign runs on {campaign.get_executor_display()}, whose jobs the reconcile watches; "
+            "it can be retried once it has failed."
+        )
+        raise ValidationError({"status": message})
+    # Running shards whose worker died go back to pending with the rest (as the reconcile does).
+    runner.stale_shards(settings.CAMPAIGN_SHARD_STALE_SECONDS).filter(campaign=campaign).update(
+        status=CampaignShard.Status.PENDING
+    )
+    pending = campaign.shards.filter(status=CampaignShard.Status.PENDING)
+    indices = list(pending.order_by("index").values_list("index", flat=True))
+    if not indices and campaign.shards.filter(status=CampaignShard.Status.RUNNING).exists():
+        raise ValidationError({"status": "Nothing to retry: every shard not yet done is running."})
+    pending.update(dispatched_at=timezone.now(), dispatches=0)
+    return indices  # none: every shard is settled, and the dispatch finalises the campaign

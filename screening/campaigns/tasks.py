@@ -26,5 +26,6 @@ def campaign_finalise(campaign_id: int) -> str:
 
 @shared_task(name="screening.campaigns.tasks.campaign_reconcile")
 def campaign_reconcile() -> dict:
-    """Periodic: requeue shard jobs whose worker died, watch container jobs, finalise settled campaigns."""
+    """Periodic: requeue shard jobs whose worker died, send again shard tasks that were lost or never
+    sent, watch container jobs, finalise settled campaigns."""
     return reconcile.reconcile_campaigns()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -17,8 +19,10 @@ from portal.teams.selectors import get_scoped_or_404, scoped
 from ..api.campaign_serializers import CampaignSerializer
 from ..api.campaigns import download_response, hit_query
 from ..campaigns import services
+from ..campaigns.display import histogram_figure, readable, reason_tables
+from ..campaigns.filters import FilterSpec
 from ..campaigns.forms import CampaignForm
-from ..campaigns.selectors import HitQueryError, campaign_progress, hits
+from ..campaigns.selectors import HitQuery, HitQueryError, campaign_progress, hits
 from ..models import Campaign
 
 HITS_PER_PAGE = 25
@@ -63,7 +67,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     context = {
         "campaign": campaign,
         "models": models,
+        "filters": FilterSpec.from_dict(campaign.filters).describe(),
         "progress": campaign_progress(campaign),
+        "resend_minutes": max(1, round(settings.CAMPAIGN_SHARD_RESEND_SECONDS / 60)),
         "failed_shards": campaign.shards.filter(status="failed").order_by("index")[:20],
     }
     if campaign.status == Campaign.Status.SUCCEEDED:
@@ -75,14 +81,18 @@ def _results(request: HttpRequest, campaign: Campaign, models: list) -> dict:
     summaries = []
     for entry in models:
         summary = campaign.summary.get(str(entry.position), {})
-        summaries.append({"model": entry, "summary": summary, "bars": histogram_bars(summary.get("histogram"))})
+        summaries.append({"model": entry, "summary": summary, "figure": histogram_figure(summary.get("histogram"))})
     query_error = ""
     try:
         query = hit_query(request.GET)
         queryset = hits(campaign, query)
-    except (HitQueryError, ApiValidationError) as exc:
-        query_error = str(exc.detail if isinstance(exc, ApiValidationError) else exc)
-        query, queryset = hit_query({}), hits(campaign, hit_query({}))
+    except HitQueryError as exc:
+        query_error = readable({exc.field: [exc.message]})
+    except ApiValidationError as exc:
+        query_error = readable(exc.detail)
+    if query_error:  # the table, its links and downloads fall back to the plain ranking
+        query = HitQuery()
+        queryset = hits(campaign, query)
     page = Paginator(queryset, HITS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         {
@@ -92,9 +102,9 @@ def _results(request: HttpRequest, campaign: Campaign, models: list) -> dict:
         }
         for hit in page
     ]
-    params = request.GET.copy()
-    params.pop("page", None)
-    links = _sort_links(request, query, len(models))
+    params = query_params(query)
+    links = _sort_links(params, query, len(models))
+    download_url = reverse("campaign-download", args=[campaign.pk])
     return {
         "score_columns": [{"label": e.label, "url": links[f"score_{e.position}"]} for e in models],
         "summaries": summaries,
@@ -104,38 +114,37 @@ def _results(request: HttpRequest, campaign: Campaign, models: list) -> dict:
         "rows": rows,
         "filter_params": params.urlencode(),
         "sort_links": links,
-        "download_url": reverse("campaign-download", args=[campaign.pk]),
+        "download_url": download_url,
+        "hit_downloads": {fmt: _download_link(download_url, params, "hits", fmt) for fmt in ("csv", "sdf", "parquet")},
+        "reason_tables": reason_tables(campaign.filter_reasons),
     }
 
 
-def _sort_links(request: HttpRequest, query, n_models: int) -> dict[str, str]:
+def query_params(query: HitQuery) -> QueryDict:
+    """The parameters that give `query` (defaults left out): for sort links, pages and downloads."""
+    params = QueryDict(mutable=True)
+    defaults = HitQuery()
+    for name in ("order", "score_model", "min_score", "max_score", "substructure", "alerts"):
+        value = getattr(query, name)
+        if value != getattr(defaults, name) and value is not None:
+            params[name] = str(value)
+    return params
+
+
+def _download_link(url: str, params: QueryDict, which: str, fmt: str) -> str:
+    chosen = params.copy()
+    chosen["set"], chosen["file_format"] = which, fmt
+    return f"{url}?{chosen.urlencode()}"
+
+
+def _sort_links(params: QueryDict, query: HitQuery, n_models: int) -> dict[str, str]:
     """For each sortable column, the URL that sorts by it (flipping direction when already sorted)."""
     links = {}
     for key in ["rank", "name"] + [f"score_{i}" for i in range(n_models)]:
-        params = request.GET.copy()
-        params.pop("page", None)
-        params["order"] = f"-{key}" if query.order == key else key
-        links[key] = "?" + params.urlencode()
+        chosen = params.copy()
+        chosen["order"] = f"-{key}" if query.order == key else key
+        links[key] = f"?{chosen.urlencode()}#hits"
     return links
-
-
-def histogram_bars(histogram: dict | None, width: int = 320, height: int = 90) -> list[dict]:
-    """SVG rectangles for a histogram (drawn server-side: no charting library needed for a summary)."""
-    if not histogram or not histogram.get("counts"):
-        return []
-    counts, edges = histogram["counts"], histogram["edges"]
-    peak = max(counts) or 1
-    step = width / len(counts)
-    return [
-        {
-            "x": round(i * step, 2),
-            "width": round(max(step - 1, 1), 2),
-            "height": round(height * count / peak, 2),
-            "y": round(height - height * count / peak, 2),
-            "title": f"{edges[i]:.3g} to {edges[i + 1]:.3g}: {count:,}",
-        }
-        for i, count in enumerate(counts)
-    ]
 
 
 @require_POST
@@ -149,12 +158,14 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @require_POST
 def campaign_retry(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_scoped_or_404(Campaign.objects.all(), request.user, pk=campaign_id)
+    was_failed = campaign.status == Campaign.Status.FAILED
     try:
-        count = services.campaign_retry_failed(campaign=campaign)
+        count = services.campaign_retry(campaign=campaign)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Retrying {count} failed shard(s).")
+        what = "failed" if was_failed else "waiting"
+        messages.success(request, f"Sent {count} {what} shard{pluralize(count)} again.")
     return redirect("campaign-detail", campaign.pk)
 
 
@@ -163,4 +174,4 @@ def campaign_download(request: HttpRequest, campaign_id: int) -> HttpResponse:
     try:
         return download_response(campaign, request.GET)
     except ApiValidationError as exc:
-        return HttpResponse(f"Cannot download: {exc.detail}", status=400, content_type="text/plain")
+        return HttpResponse(f"Cannot download: {readable(exc.detail)}", status=400, content_type="text/plain")

@@ -74,24 +74,32 @@ def job_environment(settings, monkeypatch, secret_name: str):
     return {"DATABASE_URL": database_url(connection.settings_dict)}
 
 
+def kubeconfig(path: Path, server: str) -> Path:
+    """A kubeconfig for `server`, as `kubectl config` would write it."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+        f"clusters:\n- name: test\n  cluster:\n    server: {server}\n"
+        "users:\n- name: tester\n  user:\n    token: test-token\n"
+        "contexts:\n- name: test\n  context:\n    cluster: test\n    user: tester\n"
+    )
+    return path
+
+
 def test_kubernetes_indexed_job_scores_every_shard(
-    transactional_db, world, small_library, alpha_version, settings, monkeypatch
+    transactional_db, world, small_library, alpha_version, settings, monkeypatch, tmp_path
 ):
+    from kubernetes.config import kube_config
+
     secrets = job_environment(settings, monkeypatch, KUBERNETES_SECRET)
     with FakeKubernetes(run_pods=True, secrets={(NAMESPACE, "portal-secrets"): secrets}) as cluster:
-        from kubernetes import client
-
-        from compute.kubernetes_jobs import KubernetesBackend
-
-        def factory(**overrides):
-            return KubernetesBackend(NAMESPACE, api_client=client.ApiClient(client.Configuration(host=cluster.url)))
-
-        with backend_named("kubernetes", factory):
-            campaign = services.campaign_create(
-                team=world.alpha, name="k8s", library=small_library, user=world.users["amy"],
-                models=[ModelChoice("solubility")], top_k=20, executor="kubernetes",
-            )  # fmt: skip
-            campaign = wait_for(campaign)
+        # Configured as outside a cluster: the kubeconfig the client reads (KUBECONFIG at start-up).
+        settings.KUBERNETES_IN_CLUSTER, settings.KUBERNETES_NAMESPACE = False, NAMESPACE
+        monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig(tmp_path / "kc", cluster.url)))
+        campaign = services.campaign_create(
+            team=world.alpha, name="k8s", library=small_library, user=world.users["amy"],
+            models=[ModelChoice("solubility")], top_k=20, executor="kubernetes",
+        )  # fmt: skip
+        campaign = wait_for(campaign)
         job = cluster.job(NAMESPACE, campaign.jobs[0]["handle"].split("/")[-1])
     assert campaign.status == Campaign.Status.SUCCEEDED, campaign.error
     assert job["spec"]["completionMode"] == "Indexed"
@@ -169,7 +177,7 @@ def test_batch_children_that_fail_are_resubmitted_then_fail_the_shard(
 
     # Retrying gives the failed shards their attempts again (here they fail again, twice each).
     with backend_named("batch", lambda **overrides: failing.backend()):
-        assert services.campaign_retry_failed(campaign=campaign) == 3
+        assert services.campaign_retry(campaign=campaign) == 3
         campaign = wait_for(campaign, reconcile=True)
     assert campaign.status == Campaign.Status.FAILED
     assert len(campaign.jobs) == 4

@@ -4,6 +4,7 @@ summaries and hits; the API and pages; downloads; team scoping."""
 import csv
 import io
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -132,7 +133,7 @@ def test_failed_shards_fail_the_campaign_and_can_be_retried(world, library, alph
 
     default_storage.delete(broken.path)
     default_storage.save(broken.path, ContentFile(original))
-    assert services.campaign_retry_failed(campaign=campaign) == 1
+    assert services.campaign_retry(campaign=campaign) == 1
     run_all(campaign)
     assert campaign.status == Campaign.Status.SUCCEEDED
     assert campaign.compounds == library.compounds
@@ -345,6 +346,47 @@ def test_batch_needs_its_queue_configured(world, library, alpha_version, setting
     settings.AWS_BATCH_JOB_QUEUE = ""
     with pytest.raises(ValidationError, match="AWS_BATCH_JOB_QUEUE"):
         start(world, library, executor="batch")
+
+
+def executor_options(world) -> list[str]:
+    page = world.browser("amy").get("/campaigns/").content.decode()
+    select = re.search(r'<select name="executor".*?</select>', page, re.S).group(0)
+    return re.findall(r'<option value="([^"]+)"', select)
+
+
+def test_executors_that_are_not_configured_are_refused_and_not_offered(
+    world, library, alpha_version, settings, monkeypatch, tmp_path
+):
+    """Kubernetes needs a cluster (its service account) or a kubeconfig; AWS Batch its job queue."""
+    from kubernetes.config import kube_config
+
+    settings.AWS_BATCH_JOB_QUEUE = ""
+    settings.KUBERNETES_IN_CLUSTER = False
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "no-kubeconfig"))
+    payload = {
+        "team": "alpha", "name": "k8s", "library": library.pk, "models": [{"model": "solubility"}],
+        "executor": "kubernetes",
+    }  # fmt: skip
+    response = world.api("amy").post("/api/campaigns/", payload, format="json")
+    assert response.status_code == 400
+    assert "Kubernetes is not configured here" in response.json()["error"]["fields"]["executor"][0]
+    assert world.api("amy").post("/api/campaigns/", {**payload, "executor": "batch"}, format="json").status_code == 400
+    assert Campaign.objects.count() == 0
+    assert executor_options(world) == ["celery"]
+    page = world.browser("amy").get("/campaigns/").content.decode()
+    assert "Not configured here: AWS Batch array job, Kubernetes indexed Job." in page
+    refused = world.browser("amy").post("/campaigns/", {"executor": "kubernetes"}).content.decode()
+    assert "Select a valid choice. kubernetes is not one of the available choices." in refused
+
+    # A kubeconfig (KUBECONFIG, or ~/.kube/config) makes Kubernetes usable; a job queue, Batch.
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", f"{tmp_path / 'missing'}:{kubeconfig}")
+    settings.AWS_BATCH_JOB_QUEUE = "portal-jobs"
+    assert executor_options(world) == ["celery", "batch", "kubernetes"]
+    # In a cluster, the pod's service account is what counts.
+    settings.KUBERNETES_IN_CLUSTER = True
+    assert "kubernetes" not in executor_options(world)  # no service account is mounted here
 
 
 def test_the_demo_gets_a_library_to_screen_once(db, django_capture_on_commit_callbacks):
