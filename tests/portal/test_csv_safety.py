@@ -61,8 +61,8 @@ def test_the_library_error_report_download_is_safe_to_open(world):
     response = world.api("amy").get(f"/api/libraries/{library.pk}/errors/")
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="library-{library.pk}-errors.csv"'
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    excerpts = [row[3] for row in rows if "HYPERLINK" in row[3]]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    excerpts = [row["excerpt"] for row in rows if "HYPERLINK" in row["excerpt"]]
     assert excerpts
     assert all(excerpt.startswith("'=HYPERLINK") for excerpt in excerpts)
     assert world.api("bob").get(f"/api/libraries/{library.pk}/errors/").status_code == 404
