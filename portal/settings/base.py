@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.ops.middleware.RequestIdMiddleware",
+    "portal.web.body_limits.RequestBodyLimitMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -120,6 +121,13 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = envs.integer("MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
+# A request body may hold one file of MAX_UPLOAD_BYTES and the form around it; a larger declared
+# length is refused before it is read (portal.web.body_limits). docker/nginx.conf and the ingress
+# allow the same (5 GiB + 1 MiB).
+REQUEST_FORM_OVERHEAD_BYTES = 1024 * 1024
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + REQUEST_FORM_OVERHEAD_BYTES
+# Under gunicorn, a request body that stops arriving this long is answered 408.
+REQUEST_BODY_IDLE_SECONDS = envs.integer("REQUEST_BODY_IDLE_SECONDS", 30, minimum=1)
 # Ingest: decompressed size bound (gzip bombs) and compounds per Parquet shard.
 MAX_DECOMPRESSED_BYTES = envs.integer("MAX_DECOMPRESSED_BYTES", 50 * 1024**3, minimum=1)
 LIBRARY_SHARD_ROWS = envs.integer("LIBRARY_SHARD_ROWS", 100_000, minimum=1)

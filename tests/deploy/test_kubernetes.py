@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
+from .limits import default_setting, nginx_size
 from .tooling import K8S_PORTAL, output_of, run
 
 # Schemas of the oldest Kubernetes release the manifests support and of the newest one
@@ -317,10 +318,11 @@ def test_workload_selectors_and_routing(overlay):
         assert pods_selected(pdb["spec"]["selector"]["matchLabels"]) == [pdb["metadata"]["name"]]
 
 
-def test_ingress_accepts_large_streamed_uploads(overlay):
+def test_ingress_accepts_large_uploads_and_reads_them_before_the_portal(overlay):
     annotations = overlay.get("Ingress", "portal-web")["metadata"]["annotations"]
-    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "5g"
-    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
+    body_size = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert nginx_size(body_size) == default_setting("MAX_REQUEST_BYTES")
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
 
 
 def test_tls_where_expected(overlay):
