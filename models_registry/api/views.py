@@ -122,8 +122,9 @@ class VersionListView(ModelMixin, generics.GenericAPIView):
         data = ModelVersionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         options = {"created_by": request.user, "description": data.validated_data["description"]}
+        field = "package" if data.validated_data.get("package") else "location"
         try:
-            if data.validated_data.get("package"):
+            if field == "package":
                 version = services.version_register_archive(
                     model=model, archive=data.validated_data["package"], **options
                 )
@@ -132,7 +133,7 @@ class VersionListView(ModelMixin, generics.GenericAPIView):
                     model=model, location=data.validated_data["location"], **options
                 )
         except DjangoValidationError as exc:
-            raise ValidationError({"package": exc.messages}) from None
+            raise ValidationError({field: exc.messages}) from None
         return Response(ModelVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
