@@ -121,7 +121,16 @@ def version_set_status(*, version: ModelVersion, status: str) -> ModelVersion:
     return version
 
 
+def check_alias_name(name: str) -> None:
+    """A version reference that is a number or `latest` means that version, so no alias may take such a name."""
+    if name.isdigit() or name == "latest":
+        raise ValidationError(
+            {"alias": f"{name!r} cannot be an alias: a number or 'latest' always names a version, never an alias."}
+        )
+
+
 def alias_set(*, model: RegisteredModel, name: str, version: ModelVersion, moved_by: AbstractBaseUser) -> ModelAlias:
+    check_alias_name(name)
     if version.model_id != model.pk:
         raise ValidationError("The version belongs to another model.")
     if version.status != ModelVersion.Status.READY:

@@ -8,9 +8,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from portal.api.permissions import reads_only
 from portal.api.scoping import TeamScopedMixin
 
 from .. import services
@@ -77,9 +77,10 @@ class LibraryViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
             400: OpenApiResponse(description="Too large, empty, binary, corrupt, or no SMILES column found."),
         },
     )
-    @action(detail=False, methods=["post"], permission_classes=[IsAuthenticated])
+    @action(detail=False, methods=["post"])
+    @reads_only
     def preview(self, request):
-        """Read-only: a read-only token may preview."""
+        """Changes nothing: a read-only token may preview."""
         try:
             check_request_size(declared_length(request.META))
         except PreviewError as exc:

@@ -244,3 +244,16 @@ def test_a_location_naming_a_folder_is_refused(world, alpha_model, location):
     assert set(error["fields"]) == {"location"}, error
     assert "folder" in error["message"] or "not a location" in error["message"]
     assert not alpha_model.versions.exists()
+
+
+@pytest.mark.parametrize("alias", ["latest", "1", "42", "007"])
+def test_an_alias_that_could_never_be_resolved_is_refused(world, alpha_version, alias):
+    """A version reference that is a number or `latest` means that, never an alias of that name."""
+    response = world.api("alice").put(f"/api/models/solubility/aliases/{alias}/", {"version": 1}, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert set(error["fields"]) == {"alias"}
+    assert "number" in error["message"]
+    assert "latest" in error["message"]
+    assert not alpha_version.aliases.exists()
+    assert not AliasEvent.objects.exists()
