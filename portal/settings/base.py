@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "portal.web.body_limits.RequestBodyLimitMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "portal.web.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -279,10 +280,34 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+# Every response's Content-Security-Policy (portal.web.csp): the portal's own scripts, styles and
+# connections only, no inline code; structures are drawn as data: URIs. The hashes are of the two
+# <style> elements plotly.js adds: an empty one (filled through the CSSOM) and the MapLibre
+# stylesheet bundled in plotly.js 4.1 (tests/e2e/test_content_security_policy.py names a new one).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": [
+        "'self'",
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+        "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+    ],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 PROMETHEUS_METRIC_NAMESPACE = "portal"
+# /metrics answers callers from these networks (the connecting address: behind a proxy, the proxy's)
+# and callers sending `Authorization: Bearer <METRICS_TOKEN>`; everyone else gets 403.
+METRICS_ALLOWED_NETWORKS = envs.networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = envs.env.str("METRICS_TOKEN", default="")
 
 # Compute backends (compute): where training trials and screening shard jobs run as containers.
 # "local" needs nothing; "batch" and "kubernetes" read the rest only when used, so none is required.

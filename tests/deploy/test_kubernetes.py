@@ -259,6 +259,10 @@ def test_web_is_scraped_by_prometheus_from_a_multiprocess_dir(overlay):
     mounts = {mount["mountPath"]: mount["name"] for mount in spec["containers"][0]["volumeMounts"]}
     assert directory in mounts, f"nothing is mounted at PROMETHEUS_MULTIPROC_DIR={directory}"
     assert "emptyDir" in volumes[mounts[directory]]
+    # Requests through the ingress come from pod addresses too: /metrics trusts no network, only the
+    # bearer token (METRICS_TOKEN, in the Secret, never in the ConfigMap).
+    assert overlay_config(overlay)["METRICS_ALLOWED_NETWORKS"] == ""
+    assert "METRICS_TOKEN" not in overlay_config(overlay)
 
 
 def test_settings(overlay):
