@@ -51,6 +51,13 @@ def test_api_and_trial_reports_survive_a_redis_outage(world, tmp_path):
             f"{url}/api/trials/{trial.pk}/report/", json={"step": 1, "value": 0.5}, headers=job, timeout=10
         )
         assert report.status_code == 200, report.text
+        started = time.monotonic()
+        done = requests.post(
+            f"{url}/api/trials/{trial.pk}/complete/", json={"metrics": {"rmse": 0.5}}, headers=job, timeout=60
+        )
+        assert done.status_code == 200, done.text
+        # It queues the experiment's next step: with Redis down that fails fast (the reconcile steps later).
+        assert time.monotonic() - started < 10, "a trial's completion waited on Redis"
         ready = requests.get(f"{url}/readyz", timeout=30)
         assert ready.status_code == 503
         checks = ready.json()["checks"]
@@ -66,3 +73,25 @@ def test_api_and_trial_reports_survive_a_redis_outage(world, tmp_path):
     text = log.read_text()
     assert text.count(OUTAGE_LOGGED) == 1, "the outage is logged once, not once per request"
     assert "is reachable again" in text
+
+
+def test_cache_reads_miss_and_writes_are_dropped_while_redis_is_down(monkeypatch, caplog):
+    """The cache backend itself, pointed at a port nothing listens on."""
+    from portal.ops import cache as resilient
+    from portal.ops.outages import Outage
+    from tests.processes import free_port
+
+    monkeypatch.setattr(resilient, "CACHE", Outage("the cache (Redis)", "cache reads miss"))  # this test's own
+    backend = resilient.ResilientRedisCache(
+        f"redis://127.0.0.1:{free_port()}/0", {"OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
+    )
+    with caplog.at_level("ERROR", logger="portal.ops.outages"):
+        assert backend.get("key", "default") == "default"
+        backend.set("key", "value")
+        assert backend.get_many(["a", "b"]) == {}
+        assert backend.has_key("key") is False
+        assert backend.delete("key") is False
+    assert [record.getMessage() for record in caplog.records if OUTAGE_LOGGED in record.getMessage()] != []
+    assert len(caplog.records) == 1, "one line per outage"
+    with pytest.raises(Exception):  # noqa: B017, PT011  (readiness must see the outage: any connection error)
+        backend.ping()
