@@ -45,3 +45,28 @@ def test_parallel_requests_with_one_token_cannot_exceed_the_rate(world, tmp_path
     assert 0 < int(refused.headers["Retry-After"]) <= 3600
     assert refused.json()["error"]["code"] == "throttled"
     assert other.status_code == 200, "another token has its own budget"
+
+
+@pytest.mark.django_db
+def test_trial_tokens_are_limited_by_the_trial_rate(world, monkeypatch):
+    """TRIAL_THROTTLE_RATE counts per trial, in the same atomic windows (in-process, on the test Redis)."""
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from tests.experiments.helpers import make_experiment, make_running_trial
+
+    experiment = make_experiment(world)
+    trial, token = make_running_trial(experiment)
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "trial": "2/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    cache.clear()  # the counters live in the test Redis database
+    try:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        responses = [client.post(f"/api/trials/{trial.pk}/heartbeat/") for _ in range(3)]
+    finally:
+        cache.clear()
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert 0 < int(responses[-1]["Retry-After"]) <= 60

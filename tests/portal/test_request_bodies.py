@@ -138,6 +138,24 @@ def test_chunked_uploads_through_nginx_reach_the_portal_with_a_length(world, pro
     assert response.status_code == 201, response.text
 
 
+def test_a_body_longer_than_declared_is_read_only_as_far_as_declared(world, web):
+    """The file part runs on past the declared length: the portal reads up to it, finds the form cut
+    short, and answers at once without waiting for (or storing) the rest."""
+    head = (
+        b'--xyz\r\nContent-Disposition: form-data; name="team"\r\n\r\nalpha\r\n'
+        b'--xyz\r\nContent-Disposition: form-data; name="name"\r\n\r\nlong\r\n'
+    )
+    file_part = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.smi"\r\n\r\n' + b"CCO\n" * 2000
+    declared = len(head) + 200
+    sock = open_request(web, upload_head(web, world.tokens["amy"], declared), head + file_part)
+    with contextlib.closing(sock):
+        status, _, body = read_response(sock, timeout=10)
+    assert status == 400, body
+    from screening.models import Library
+
+    assert not Library.objects.filter(name="long").exists()
+
+
 def slow_bodies(url: str, token: str, count: int) -> list[socket.socket]:
     """`count` uploads declaring 1 MiB (within the limit) that send a few bytes and then stop."""
     return [open_request(url, upload_head(url, token, 1024 * 1024), b"--xyz\r\n") for _ in range(count)]
