@@ -27,11 +27,11 @@ class ResilientRedisCache(RedisCache):
             raise
         CACHE.succeeded()
 
-    def _degrade(self, call, fallback):
+    def _degrade(self, fallback, call, *args):
         if CACHE.skip():
             return fallback
         try:
-            result = call()
+            result = call(*args)
         except UNAVAILABLE as exc:
             CACHE.failed(exc)
             return fallback
@@ -39,25 +39,25 @@ class ResilientRedisCache(RedisCache):
         return result
 
     def get(self, key, default=None, version=None):
-        return self._degrade(lambda: super(ResilientRedisCache, self).get(key, default, version), default)
+        return self._degrade(default, super().get, key, default, version)
 
     def get_many(self, keys, version=None):
-        return self._degrade(lambda: super(ResilientRedisCache, self).get_many(keys, version), {})
+        return self._degrade({}, super().get_many, keys, version)
 
     def has_key(self, key, version=None):
-        return self._degrade(lambda: super(ResilientRedisCache, self).has_key(key, version), False)
+        return self._degrade(False, super().has_key, key, version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        self._degrade(lambda: super(ResilientRedisCache, self).set(key, value, timeout, version), None)
+        self._degrade(None, super().set, key, value, timeout, version)
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._degrade(lambda: super(ResilientRedisCache, self).set_many(data, timeout, version), list(data))
+        return self._degrade(list(data), super().set_many, data, timeout, version)
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._degrade(lambda: super(ResilientRedisCache, self).touch(key, timeout, version), False)
+        return self._degrade(False, super().touch, key, timeout, version)
 
     def delete(self, key, version=None):
-        return self._degrade(lambda: super(ResilientRedisCache, self).delete(key, version), False)
+        return self._degrade(False, super().delete, key, version)
 
     def delete_many(self, keys, version=None):
-        self._degrade(lambda: super(ResilientRedisCache, self).delete_many(keys, version), None)
+        self._degrade(None, super().delete_many, keys, version)
