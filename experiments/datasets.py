@@ -21,7 +21,7 @@ from rdkit import Chem
 from chemcore.rdkit_logs import quiet
 from chemcore.readers import LibraryFormatError, open_library
 from portal.teams.models import Team
-from portal.teams.storage_keys import belongs_to_team, team_prefix
+from portal.teams.storage_keys import file_key_problem, team_prefix
 from screening import selectors as libraries
 from screening.models import Library
 
@@ -36,8 +36,8 @@ def location_key(team: Team, location: str) -> str:
         message = f"give a storage key inside the team's folder ({team_prefix(team)}…), not a URL or path"
         raise ValidationError({"dataset.location": message})
     key = location if location.startswith(team_prefix(team)) else f"{team_prefix(team)}{location}"
-    if not belongs_to_team(key, team):
-        raise ValidationError({"dataset.location": f"{location!r} is not a key inside {team_prefix(team)}"})
+    if problem := file_key_problem(key, team):
+        raise ValidationError({"dataset.location": f"{location!r} is not a file inside {team_prefix(team)}: {problem}"})
     return key
 
 

@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from portal.teams.models import Team
-from portal.teams.storage_keys import belongs_to_team
+from portal.teams.storage_keys import file_key_problem
 
 from . import uploads
 from .models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel
@@ -98,8 +98,8 @@ def version_register_location(
     *, model: RegisteredModel, location: str, created_by: AbstractBaseUser | None = None, **kwargs
 ) -> ModelVersion:
     """Register a package archive already in object storage, inside the model's team's prefix only."""
-    if not belongs_to_team(location, model.team):
-        raise ValidationError(f"{location!r} is not a location of team {model.team.slug!r}.")
+    if problem := file_key_problem(location, model.team):
+        raise ValidationError(f"{location!r} is not a location of team {model.team.slug!r}: {problem}.")
     if not default_storage.exists(location):
         raise ValidationError(f"Nothing is stored at {location!r}.")
     with default_storage.open(location, "rb") as archive:
@@ -121,7 +121,16 @@ def version_set_status(*, version: ModelVersion, status: str) -> ModelVersion:
     return version
 
 
+def check_alias_name(name: str) -> None:
+    """A version reference that is a number or `latest` means that version, so no alias may take such a name."""
+    if name.isdigit() or name == "latest":
+        raise ValidationError(
+            {"alias": f"{name!r} cannot be an alias: a number or 'latest' always names a version, never an alias."}
+        )
+
+
 def alias_set(*, model: RegisteredModel, name: str, version: ModelVersion, moved_by: AbstractBaseUser) -> ModelAlias:
+    check_alias_name(name)
     if version.model_id != model.pk:
         raise ValidationError("The version belongs to another model.")
     if version.status != ModelVersion.Status.READY:

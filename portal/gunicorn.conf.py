@@ -5,7 +5,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Threads serve requests side by side; a thread reading a request body is freed once the body stops
+# arriving for REQUEST_BODY_IDLE_SECONDS (portal.web.body_limits), and nginx in front reads bodies in
+# full first, so slow uploads cannot take every thread.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # large uploads stream for a while
 graceful_timeout = 30

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 def send(name: str, *args: Any, **options: Any) -> None:
     """Queue task `name` with positional `args` now (options as for `apply_async`: countdown, queue…).
     Raises when the broker cannot be reached."""
+    # Nothing waits for the result of work queued by name: not subscribing to it spares the sender
+    # the result backend's reconnect retries (tens of seconds) while Redis is down.
+    options.setdefault("ignore_result", True)
     app.send_task(name, args=args, **options)
 
 

@@ -57,10 +57,12 @@ def running(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[subp
 
 
 @contextlib.contextmanager
-def gunicorn(*, env: dict[str, str], log: Path) -> Iterator[str]:
+def gunicorn(*, env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
     """The real web server; yields its base URL once /healthz answers."""
     port = free_port()
-    args = [str(BIN / "gunicorn"), "-c", "portal/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    args = [
+        str(BIN / "gunicorn"), "-c", "portal/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)
+    ]  # fmt: skip
     with running([*args, "portal.wsgi:application"], env=env, log=log) as process:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

@@ -11,7 +11,8 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
-from rest_framework.throttling import SimpleRateThrottle
+
+from portal.api.throttling import WindowRateThrottle
 
 from .. import tokens
 from ..models import Trial
@@ -51,7 +52,7 @@ class IsTrialJob(BasePermission):
         return str(request.auth.pk) == str(view.kwargs.get("pk"))
 
 
-class TrialRateThrottle(SimpleRateThrottle):
+class TrialRateThrottle(WindowRateThrottle):
     scope = "trial"
 
     def get_cache_key(self, request, view) -> str | None:

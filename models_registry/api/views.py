@@ -13,6 +13,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.permissions import reads_only
+
 from .. import predicting, selectors, services
 from ..models import ModelVersion, RegisteredModel
 from .serializers import (
@@ -122,8 +124,9 @@ class VersionListView(ModelMixin, generics.GenericAPIView):
         data = ModelVersionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         options = {"created_by": request.user, "description": data.validated_data["description"]}
+        field = "package" if data.validated_data.get("package") else "location"
         try:
-            if data.validated_data.get("package"):
+            if field == "package":
                 version = services.version_register_archive(
                     model=model, archive=data.validated_data["package"], **options
                 )
@@ -132,7 +135,7 @@ class VersionListView(ModelMixin, generics.GenericAPIView):
                     model=model, location=data.validated_data["location"], **options
                 )
         except DjangoValidationError as exc:
-            raise ValidationError({"package": exc.messages}) from None
+            raise ValidationError({field: exc.messages}) from None
         return Response(ModelVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -165,7 +168,9 @@ class PredictView(ModelMixin, APIView):
         request=PredictInputSerializer,
         responses=PredictOutputSerializer,
         summary="Predict for a list of SMILES with a version (number, alias or 'latest')",
+        description="Changes nothing, so a read-only token may call it.",
     )
+    @reads_only
     def post(self, request, name, ref):
         model = self.get_model()
         version = selectors.resolve_version(model, ref)
@@ -206,6 +211,10 @@ class AliasDetailView(ModelMixin, APIView):
         model = self.get_model()
         data = AliasInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        try:
+            services.check_alias_name(alias)
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from None
         version = selectors.resolve_version(model, str(data.validated_data["version"]))
         try:
             result = services.alias_set(model=model, name=alias, version=version, moved_by=request.user)

@@ -1,4 +1,4 @@
-"""Readiness checks: can this process reach the database, the broker and object storage?"""
+"""Readiness checks: can this process reach the database, the broker, the cache and object storage?"""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import caches
 from django.core.files.storage import default_storage
 from django.db import connection
 from kombu import Connection
@@ -37,6 +38,15 @@ def check_broker() -> None:
         broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
 
 
+def check_cache() -> None:
+    """Redis behind the cache and the rate limits; requests go on without it, but it is an outage."""
+    backend = caches["default"]
+    if hasattr(backend, "ping"):
+        backend.ping()
+    else:
+        backend.set("readyz-probe", "1", timeout=5)
+
+
 def check_storage() -> None:
     # A lookup of a name that need not exist still needs a reachable store and valid credentials.
     default_storage.exists("readyz-probe")
@@ -45,6 +55,7 @@ def check_storage() -> None:
 CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "broker": check_broker,
+    "cache": check_cache,
     "storage": check_storage,
 }
 

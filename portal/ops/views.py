@@ -1,15 +1,17 @@
-"""Liveness, readiness and Prometheus metrics: open to the orchestrator, no sign-in."""
+"""Liveness and readiness (open to the orchestrator, no sign-in) and Prometheus metrics (allowed
+networks or a bearer token: `metrics_access`)."""
 
 from __future__ import annotations
 
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 
+from .metrics_access import may_read_metrics
 from .readiness import run_checks
 
 logger = logging.getLogger(__name__)
@@ -41,4 +43,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ready else 503)
 
 
-metrics = login_not_required(never_cache(ExportToDjangoView))
+@login_not_required
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not may_read_metrics(request):
+        response = HttpResponse("Metrics need METRICS_TOKEN or an address in METRICS_ALLOWED_NETWORKS.\n", status=403)
+        response["Content-Type"] = "text/plain; charset=utf-8"
+        return response
+    return ExportToDjangoView(request)

@@ -42,8 +42,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.ops.middleware.RequestIdMiddleware",
+    "portal.web.body_limits.RequestBodyLimitMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "portal.web.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,7 +83,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envs.env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Reads miss and writes are dropped while Redis is down (portal.ops.cache); short timeouts so an
+    # outage costs a request half a second at most, once per few seconds.
+    CACHES = {
+        "default": {
+            "BACKEND": "portal.ops.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -112,6 +122,13 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = envs.integer("MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
+# A request body may hold one file of MAX_UPLOAD_BYTES and the form around it; a larger declared
+# length is refused before it is read (portal.web.body_limits). docker/nginx.conf and the ingress
+# allow the same (5 GiB + 1 MiB).
+REQUEST_FORM_OVERHEAD_BYTES = 1024 * 1024
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + REQUEST_FORM_OVERHEAD_BYTES
+# Under gunicorn, a request body that stops arriving this long is answered 408.
+REQUEST_BODY_IDLE_SECONDS = envs.integer("REQUEST_BODY_IDLE_SECONDS", 30, minimum=1)
 # Ingest: decompressed size bound (gzip bombs) and compounds per Parquet shard.
 MAX_DECOMPRESSED_BYTES = envs.integer("MAX_DECOMPRESSED_BYTES", 50 * 1024**3, minimum=1)
 LIBRARY_SHARD_ROWS = envs.integer("LIBRARY_SHARD_ROWS", 100_000, minimum=1)
@@ -278,10 +295,34 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+# Every response's Content-Security-Policy (portal.web.csp): the portal's own scripts, styles and
+# connections only, no inline code; structures are drawn as data: URIs. The hashes are of the two
+# <style> elements plotly.js adds: an empty one (filled through the CSSOM) and the MapLibre
+# stylesheet bundled in plotly.js 4.1 (tests/e2e/test_content_security_policy.py names a new one).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": [
+        "'self'",
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+        "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+    ],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 PROMETHEUS_METRIC_NAMESPACE = "portal"
+# /metrics answers callers from these networks (the connecting address: behind a proxy, the proxy's)
+# and callers sending `Authorization: Bearer <METRICS_TOKEN>`; everyone else gets 403.
+METRICS_ALLOWED_NETWORKS = envs.networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = envs.env.str("METRICS_TOKEN", default="")
 
 # Compute backends (compute): where training trials and screening shard jobs run as containers.
 # "local" needs nothing; "batch" and "kubernetes" read the rest only when used, so none is required.

@@ -7,6 +7,7 @@ Every setting comes from an environment variable; secrets may instead come from 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -112,3 +113,14 @@ def broker_url(name: str, url: str) -> str:
 def path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default
+
+
+def networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated networks (`10.0.0.0/8`, `::1/128`, or single addresses)."""
+    parsed = []
+    for item in str_list(name, default):
+        try:
+            parsed.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network such as 10.0.0.0/8") from None
+    return parsed

@@ -7,7 +7,9 @@ from .environment import boolean, integer, required_str
 REDIS_URL = required_str("REDIS_URL")
 
 SECURE_SSL_REDIRECT = boolean("SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Probes and trial jobs inside the cluster call the pods over plain HTTP (TRIAL_PORTAL_URL, e.g.
+# http://portal-web); requests from outside reach them through the TLS-terminating ingress.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^api/trials/"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = integer("SECURE_HSTS_SECONDS", 31536000)

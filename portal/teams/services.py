@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -39,9 +40,16 @@ def membership_remove(*, team: Team, user: AbstractBaseUser) -> None:
     Membership.objects.filter(team=team, user=user).delete()
 
 
+def check_token_expiry(expires_at: datetime | None) -> None:
+    """A token that would be expired before its first use is a mistake, never what was meant."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError("The expiry must be in the future.")
+
+
 def api_token_create(
     *, user: AbstractBaseUser, name: str, scope: str = ApiToken.Scope.WRITE, expires_at: datetime | None = None
 ) -> IssuedToken:
+    check_token_expiry(expires_at)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,

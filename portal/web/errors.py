@@ -24,6 +24,14 @@ def _respond(request: HttpRequest, status: int) -> HttpResponse:
     return render(request, f"{status}.html", {"message": message}, status=status)
 
 
+def plain_error(request: HttpRequest, status: int, code: str, message: str, title: str) -> HttpResponse:
+    """An error answered before any view ran: JSON under /api/, a page needing no request context elsewhere."""
+    if request.path_info.startswith("/api/"):
+        return json_error(status, code, message)
+    page = render_to_string("error_plain.html", {"status": status, "title": title, "message": message})
+    return HttpResponse(page, status=status)
+
+
 def bad_request(request, exception=None):
     return _respond(request, 400)
 

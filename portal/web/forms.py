@@ -1,6 +1,7 @@
 from django import forms
 
 from portal.teams.models import ApiToken
+from portal.teams.services import check_token_expiry
 
 
 class ApiTokenForm(forms.Form):
@@ -11,3 +12,8 @@ class ApiTokenForm(forms.Form):
         help_text="Optional, UTC.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        check_token_expiry(expires_at)
+        return expires_at

@@ -9,10 +9,10 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from chemcore.depict import smiles_to_data_uri
+from portal.api.permissions import reads_only
 from portal.api.scoping import TeamScopedMixin
 from portal.csv_safety import safe_csv_file
 
@@ -101,9 +101,10 @@ class LibraryViewSet(
             ),
         },
     )
-    @action(detail=False, methods=["post"], permission_classes=[IsAuthenticated])
+    @action(detail=False, methods=["post"])
+    @reads_only
     def preview(self, request):
-        """Read-only: a read-only token may preview."""
+        """Changes nothing: a read-only token may preview."""
         try:
             check_request_size(declared_length(request.META))
         except PreviewError as exc:

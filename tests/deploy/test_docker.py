@@ -127,8 +127,8 @@ def test_nginx_config_proxies_uploads_and_request_ids():
     }
     for expected in (
         "server web:8000",
-        "client_max_body_size 5g",
-        "proxy_request_buffering off",
+        "client_max_body_size 5121m",  # tests/deploy/test_body_limits.py compares it with the portal
+        "proxy_request_buffering on",
         "gzip on",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
         "proxy_set_header X-Forwarded-Proto $scheme",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from .limits import default_setting, nginx_size
 from .tooling import K8S_PORTAL, output_of, run
 
 # Schemas of the oldest Kubernetes release the manifests support and of the newest one
@@ -254,6 +259,10 @@ def test_web_is_scraped_by_prometheus_from_a_multiprocess_dir(overlay):
     mounts = {mount["mountPath"]: mount["name"] for mount in spec["containers"][0]["volumeMounts"]}
     assert directory in mounts, f"nothing is mounted at PROMETHEUS_MULTIPROC_DIR={directory}"
     assert "emptyDir" in volumes[mounts[directory]]
+    # Requests through the ingress come from pod addresses too: /metrics trusts no network, only the
+    # bearer token (METRICS_TOKEN, in the Secret, never in the ConfigMap).
+    assert overlay_config(overlay)["METRICS_ALLOWED_NETWORKS"] == ""
+    assert "METRICS_TOKEN" not in overlay_config(overlay)
 
 
 def test_settings(overlay):
@@ -317,10 +326,11 @@ def test_workload_selectors_and_routing(overlay):
         assert pods_selected(pdb["spec"]["selector"]["matchLabels"]) == [pdb["metadata"]["name"]]
 
 
-def test_ingress_accepts_large_streamed_uploads(overlay):
+def test_ingress_accepts_large_uploads_and_reads_them_before_the_portal(overlay):
     annotations = overlay.get("Ingress", "portal-web")["metadata"]["annotations"]
-    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "5g"
-    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
+    body_size = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert nginx_size(body_size) == default_setting("MAX_REQUEST_BYTES")
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
 
 
 def test_tls_where_expected(overlay):
@@ -418,3 +428,50 @@ def test_only_the_worker_gets_an_api_token(overlay):
     for where, spec in overlay.pod_specs():
         if where not in {f"Deployment/{name}" for name in WORKERS}:
             assert spec.get("automountServiceAccountToken") is False, where
+
+
+def production_request(config: dict, host: str, path: str, metrics_dir) -> dict:
+    """Answer `GET path` with `Host: host` over plain HTTP, as the portal configured by the overlay's
+    ConfigMap would (production settings; the Secret's values are placeholders, as nothing here needs them)."""
+    env = {
+        **config,
+        "PATH": os.environ.get("PATH", ""),
+        "SECRET_KEY": "manifest-check-only-key-manifest-check-only-key-0123456789",
+        "DATABASE_URL": "postgres://portal@db.invalid:5432/portal",
+        "REDIS_URL": "redis://redis.invalid:6379/0",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    code = (
+        "import json, sys, django; django.setup(); from django.test import Client; "
+        "r = Client().get(sys.argv[2], HTTP_HOST=sys.argv[1]); "
+        "print(json.dumps({'status': r.status_code, 'location': r.get('Location', '')}))"
+    )
+    result = run([sys.executable, "-c", code, host, path], env=env)
+    assert result.returncode == 0, output_of(result)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_trial_jobs_reach_the_portal_through_its_service(overlay, tmp_path):
+    """Trial jobs call TRIAL_PORTAL_URL from inside the cluster: its host must be allowed, name the
+    web Service and its port, and be answered (not redirected to HTTPS) by production settings."""
+    config = overlay_config(overlay)
+    url = urlsplit(config["TRIAL_PORTAL_URL"])
+    assert url.hostname in config["ALLOWED_HOSTS"].split(","), f"{url.hostname} is not in ALLOWED_HOSTS"
+    service = overlay.get("Service", url.hostname)
+    default_port = 443 if url.scheme == "https" else 80
+    assert (url.port or default_port) in {port["port"] for port in service["spec"]["ports"]}
+    assert pods_selected_by(overlay, service) == ["portal-web"]
+
+    trial = production_request(config, url.netloc, "/api/trials/1/job/", tmp_path)
+    assert trial == {"status": 401, "location": ""}, "the job would be redirected or refused, not served"
+    other = production_request(config, url.netloc, "/api/me/", tmp_path)
+    assert other["status"] == 301, "only the trial endpoints are served over in-cluster HTTP"
+    assert other["location"].startswith("https://")
+
+
+def pods_selected_by(overlay: Overlay, service: dict) -> list[str]:
+    return [
+        deployment["metadata"]["name"]
+        for deployment in overlay.all("Deployment")
+        if matches(service["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+    ]

@@ -1,6 +1,7 @@
 """The registry's REST API: register, list, alias, archive, predict; team-scoped."""
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from models_registry.models import AliasEvent, ModelVersion, RegisteredModel
@@ -229,3 +230,30 @@ def test_archiving_a_model_hides_it_from_the_default_list(world, alpha_model):
     assert api.patch("/api/models/solubility/", {"archived": True}, format="json").json()["archived"] is True
     assert api.get("/api/models/").json()["results"] == []
     assert [m["name"] for m in api.get("/api/models/?archived=true").json()["results"]] == ["solubility"]
+
+
+@pytest.mark.parametrize("location", [".", "{prefix}", "{prefix}.", "{prefix}uploads", "{prefix}uploads/inner/"])
+def test_a_location_naming_a_folder_is_refused(world, alpha_model, location):
+    prefix = f"teams/{world.alpha.pk}/"
+    default_storage.save(f"{prefix}uploads/inner/model.tar.gz", ContentFile(b"not read"))
+    response = world.api("alice").post(
+        "/api/models/solubility/versions/", {"location": location.format(prefix=prefix)}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert set(error["fields"]) == {"location"}, error
+    assert "folder" in error["message"] or "not a location" in error["message"]
+    assert not alpha_model.versions.exists()
+
+
+@pytest.mark.parametrize("alias", ["latest", "1", "42", "007"])
+def test_an_alias_that_could_never_be_resolved_is_refused(world, alpha_version, alias):
+    """A version reference that is a number or `latest` means that, never an alias of that name."""
+    response = world.api("alice").put(f"/api/models/solubility/aliases/{alias}/", {"version": 1}, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert set(error["fields"]) == {"alias"}
+    assert "number" in error["message"]
+    assert "latest" in error["message"]
+    assert not alpha_version.aliases.exists()
+    assert not AliasEvent.objects.exists()

@@ -17,11 +17,11 @@ def test_healthz_needs_nothing(client):
 
 
 @pytest.mark.django_db
-def test_readyz_checks_database_broker_and_storage(client):
+def test_readyz_checks_database_broker_cache_and_storage(client):
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
-    assert set(body["checks"]) == {"database", "broker", "storage"}
+    assert set(body["checks"]) == {"database", "broker", "cache", "storage"}
     assert all(check["ok"] for check in body["checks"].values())
 
 

@@ -1,7 +1,9 @@
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ..models import ApiToken, Membership, Team
+from ..services import check_token_expiry
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -55,7 +57,14 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 class ApiTokenInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scope = serializers.ChoiceField(choices=ApiToken.Scope.choices, default=ApiToken.Scope.WRITE)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="In the future; none: never.")
+
+    def validate_expires_at(self, value):
+        try:
+            check_token_expiry(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value
 
 
 class IssuedTokenSerializer(ApiTokenSerializer):
