@@ -7,7 +7,7 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # large uploads stream for a while
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # >= predict budget + 30 s; = nginx proxy read/send timeouts
 graceful_timeout = 30
 keepalive = 5
 max_requests = 2000  # recycle workers to bound slow leaks
