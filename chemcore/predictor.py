@@ -8,6 +8,9 @@ error message, and never shifts the rows after it.
 If the package records standardisation options, inputs are standardised with them first (as the
 training data were); `assume_standardised=True` skips that for inputs already standardised with the
 same options (library shards hold standardised SMILES, and standardising costs ~5x the scoring).
+
+Work per input is bounded: an input with more heavy atoms than `max_heavy_atoms` (default 150; see
+`size_limit`) is refused before standardisation and featurisation.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from .package import LoadedModel, Manifest, load_package
 from .package.checksums import sha256_file
 from .package.manifest import MANIFEST_NAME
+from .size_limit import DEFAULT_MAX_HEAVY_ATOMS, check_limit, too_large
 from .standardise import standardise_batch
 
 EMPTY_INPUT = "empty input"
@@ -74,10 +78,15 @@ class PredictionBatch:
 
 
 class Predictor:
-    """A loaded package ready to score SMILES (create with `Predictor.load`)."""
+    """A loaded package ready to score SMILES (create with `Predictor.load`).
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    `max_heavy_atoms` bounds the work per input (None: no bound): a larger molecule gets
+    valid=False and "too large: 212 heavy atoms (limit 150)" without being standardised or featurised.
+    """
+
+    def __init__(self, loaded: LoadedModel, *, max_heavy_atoms: int | None = DEFAULT_MAX_HEAVY_ATOMS) -> None:
         self.loaded = loaded
+        self.max_heavy_atoms = check_limit(max_heavy_atoms)
         self.manifest: Manifest = loaded.manifest
         self.featuriser = loaded.featuriser
         self.task = self.manifest.task
@@ -85,9 +94,11 @@ class Predictor:
         self.standardise_options = self.manifest.standardise_options
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> Predictor:
+    def load(
+        cls, directory: str | os.PathLike[str], *, max_heavy_atoms: int | None = DEFAULT_MAX_HEAVY_ATOMS
+    ) -> Predictor:
         """Verify and load the package (checksums first; see `load_package`)."""
-        return cls(load_package(directory))
+        return cls(load_package(directory), max_heavy_atoms=max_heavy_atoms)
 
     @property
     def n_classes(self) -> int | None:
@@ -97,11 +108,14 @@ class Predictor:
         """The SMILES to parse (None where unusable) and the error so far per input."""
         errors: list[str | None] = [None] * len(chunk)
         texts: list[str | None] = list(chunk)
+        limit = self.max_heavy_atoms
         for i, item in enumerate(chunk):
             if not isinstance(item, str):
                 texts[i], errors[i] = None, (EMPTY_INPUT if item is None else NOT_A_STRING)
             elif not item or item.isspace():
                 texts[i], errors[i] = None, EMPTY_INPUT
+            elif limit is not None and len(item) > limit and (size_error := too_large(item, limit)):
+                texts[i], errors[i] = None, size_error  # before standardising: its cost grows with size too
         if self.standardise_options is not None and not assume_standardised:
             wanted = [i for i, t in enumerate(texts) if t is not None]
             results = standardise_batch([texts[i] for i in wanted], self.standardise_options)
@@ -218,9 +232,11 @@ class PredictorCache:
 PREDICTORS = PredictorCache()
 
 
-def get_predictor(directory: str | os.PathLike[str]) -> Predictor:
-    """One `Predictor` per package per process (keyed by path and manifest hash, so a replaced
-    package is reloaded). For workers that score many shards with the same model."""
+def get_predictor(
+    directory: str | os.PathLike[str], *, max_heavy_atoms: int | None = DEFAULT_MAX_HEAVY_ATOMS
+) -> Predictor:
+    """One `Predictor` per package and size bound per process (keyed by path and manifest hash, so a
+    replaced package is reloaded). For workers that score many shards with the same model."""
     path = Path(directory).resolve()
-    key = f"{path}#{sha256_file(path / MANIFEST_NAME)}"
-    return PREDICTORS.get(key, lambda: Predictor.load(path))
+    key = f"{path}#{sha256_file(path / MANIFEST_NAME)}#max_heavy_atoms={max_heavy_atoms}"
+    return PREDICTORS.get(key, lambda: Predictor.load(path, max_heavy_atoms=max_heavy_atoms))

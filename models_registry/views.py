@@ -42,8 +42,12 @@ def version_detail(request: HttpRequest, team: str, name: str, version: int) -> 
     results = None
     form = TryItForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Only scored rows are drawn: drawing costs grow with size too (a 2,000-atom chain takes ~40 s).
         results = [
-            {**prediction, "image": smiles_to_data_uri(prediction["smiles"])}
+            {
+                **prediction,
+                "image": smiles_to_data_uri(prediction["smiles"]) if prediction["value"] is not None else None,
+            }
             for prediction in predicting.predict_smiles(model_version, form.cleaned_data["smiles"])
         ]
     context = {

@@ -10,7 +10,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count
 # full first, so slow uploads cannot take every thread.
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 worker_class = "gthread"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # large uploads stream for a while
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # >= predict budget + 30 s; = nginx proxy read/send timeouts
 graceful_timeout = 30
 keepalive = 5
 max_requests = 2000  # recycle workers to bound slow leaks

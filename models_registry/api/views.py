@@ -3,6 +3,7 @@ of the caller's teams have a model of that name."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -162,13 +163,30 @@ class VersionDetailView(ModelMixin, APIView):
         return Response(ModelVersionDetailSerializer(version).data)
 
 
+PREDICT_DESCRIPTION = (
+    "Scores up to {max_smiles:,} SMILES (PREDICT_MAX_SMILES) and answers one row per input, in input order; an "
+    "input that cannot be scored has `value` null and an `error` saying why.\n\n"
+    "Work is bounded. A molecule with more than {max_heavy_atoms} heavy atoms (MAX_HEAVY_ATOMS; counted as "
+    "written, counter-ions included) is refused before any standardisation or featurisation, with the error "
+    "`too large: <n> heavy atoms (limit {max_heavy_atoms})`. A request scores its inputs in small batches for "
+    "at most {budget} s (PREDICT_TIME_BUDGET_SECONDS, counted from the start of scoring, a model's first load "
+    "in a server process included); inputs not reached by then get the error `not predicted: the request's "
+    "time budget of {budget} s was spent`. The answer is still 200 with every input present: send those "
+    "inputs again, or screen large sets as a campaign.\n\nChanges nothing, so a read-only token may call it."
+)
+
+
 class PredictView(ModelMixin, APIView):
     @extend_schema(
         parameters=[TEAM_PARAMETER],
         request=PredictInputSerializer,
         responses=PredictOutputSerializer,
         summary="Predict for a list of SMILES with a version (number, alias or 'latest')",
-        description="Changes nothing, so a read-only token may call it.",
+        description=PREDICT_DESCRIPTION.format(
+            max_smiles=settings.PREDICT_MAX_SMILES,
+            max_heavy_atoms=settings.MAX_HEAVY_ATOMS,
+            budget=settings.PREDICT_TIME_BUDGET_SECONDS,
+        ),
     )
     @reads_only
     def post(self, request, name, ref):

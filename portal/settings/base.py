@@ -144,6 +144,19 @@ LIBRARY_RECONCILE_SECONDS = envs.integer("LIBRARY_RECONCILE_SECONDS", 60, minimu
 # Model registry: package size bound, predictions per request, loaded models kept per process.
 MAX_PACKAGE_BYTES = envs.integer("MAX_PACKAGE_BYTES", 2 * 1024**3, minimum=1)
 PREDICT_MAX_SMILES = envs.integer("PREDICT_MAX_SMILES", 1000, minimum=1)
+# Work bounds: heavy atoms per molecule (API and campaigns), seconds of scoring per predict request
+# (keep it well below GUNICORN_TIMEOUT and the proxies' read timeouts).
+MAX_HEAVY_ATOMS = envs.integer("MAX_HEAVY_ATOMS", 150, minimum=1)
+PREDICT_TIME_BUDGET_SECONDS = envs.integer("PREDICT_TIME_BUDGET_SECONDS", 20, minimum=1)
+# Room past the budget for the last batch and a model's first load in a process.
+PREDICT_TIMEOUT_MARGIN_SECONDS = 30
+_gunicorn_timeout = envs.integer("GUNICORN_TIMEOUT", 120, minimum=1)  # read by portal/gunicorn.conf.py too
+if _gunicorn_timeout < PREDICT_TIME_BUDGET_SECONDS + PREDICT_TIMEOUT_MARGIN_SECONDS:
+    raise ImproperlyConfigured(
+        f"PREDICT_TIME_BUDGET_SECONDS={PREDICT_TIME_BUDGET_SECONDS} must be at least "
+        f"{PREDICT_TIMEOUT_MARGIN_SECONDS} s below GUNICORN_TIMEOUT={_gunicorn_timeout} "
+        "(and the proxy's read/send timeouts, which match it)"
+    )
 MODEL_CACHE_DIR = envs.path("MODEL_CACHE_DIR", VAR_DIR / "model-cache")
 MODEL_CACHE_SIZE = envs.integer("MODEL_CACHE_SIZE", 4, minimum=1)
 

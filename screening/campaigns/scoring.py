@@ -3,12 +3,14 @@ mergeable summaries. Django-free: the Celery task, the `score-shard` command and
 call `score_shard`.
 
 Every compound of the shard gets a result row with its status — scored, filtered (with the filter's
-reason) or failed (with the model's reason) — so counts always add up: compounds = scored + filtered
-+ failed.
+reason) or failed (with the model's reason, or "too large: 212 heavy atoms (limit 150)" for one beyond
+the models' size bound, decided before any filter or model spends time on it) — so counts always add
+up: compounds = scored + filtered + failed.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from rdkit import Chem
 
 from chemcore.predictor import Predictor
 from chemcore.rdkit_logs import quiet
+from chemcore.size_limit import too_large
 
 from .filters import CompoundFilter, FilterSpec
 from .sketch import Sketch
@@ -139,9 +142,18 @@ def _score_batch(
     n = len(smiles)
     status = [SCORED] * n
     reason: list[str | None] = [None] * n
+    # The predictors' own bound, applied once for all models and before the filters.
+    limits = [m.predictor.max_heavy_atoms for m in models if m.predictor.max_heavy_atoms is not None]
+    if limits:
+        limit = min(limits)
+        for i, text in enumerate(smiles):
+            if text and len(text) > limit and (why := too_large(text, limit)):
+                status[i], reason[i] = FAILED, why
     if compound_filter is not None:
         with quiet():
             for i, text in enumerate(smiles):
+                if status[i] != SCORED:
+                    continue
                 mol = Chem.MolFromSmiles(text) if text else None
                 why = "unparsable SMILES" if mol is None else compound_filter.reason(mol)
                 if why is not None:
@@ -190,10 +202,16 @@ def _score_batch(
     return pa.table(data, schema=schema)
 
 
+_TOO_LARGE = re.compile(r"^too large: \d+ heavy atoms \(limit (\d+)\)$")
+
+
 def _reason_group(reason: str | None) -> str:
-    """Counted reasons without the per-compound value ('molecular weight 612.3 > 500' → 'molecular weight > 500')."""
+    """Counted reasons without the per-compound value ('molecular weight 612.3 > 500' → 'molecular weight > 500',
+    'too large: 212 heavy atoms (limit 150)' → 'too large: > 150 heavy atoms')."""
     if not reason:
         return "unknown"
+    if match := _TOO_LARGE.match(reason):
+        return f"too large: > {match.group(1)} heavy atoms"
     words = reason.split(" ")
     for k in range(1, len(words) - 1):
         if words[k] in {"<", ">"}:

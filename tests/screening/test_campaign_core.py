@@ -125,3 +125,32 @@ def test_score_shard_keeps_every_compound_and_the_true_top_k(tmp_path, predictor
     best = scored.sort_values(["score_0", "row"], ascending=[False, True]).head(25)
     assert list(top["row"]) == list(best["row"])
     assert outcome.sketches[0].count == outcome.scored
+
+
+def test_molecules_beyond_the_size_bound_fail_before_filters_and_models(tmp_path, predictor, solubility_smiles):
+    """The models' heavy-atom bound decides before any filter or model: such a compound is failed with
+    its size, counted under one reason, and the other rows are scored as without it."""
+    small = [s for s, _ in solubility_smiles[:60]]
+    chain = "OCC" * 666 + "OC"  # 2,000 heavy atoms
+    smiles = [*small[:30], chain, *small[30:], "C" * 151, "C" * 150]
+    spec = FilterSpec.from_dict({"exclude_alerts": ["pains"], "properties": {"mw": {"max": 5000}}})
+    outcome = score_shard(
+        _shard(tmp_path, smiles), [ScoringModel(predictor)], filters=spec, top_k=10,
+        result_path=tmp_path / "r.parquet", top_path=tmp_path / "t.parquet", batch_rows=16,
+    )  # fmt: skip
+    assert outcome.compounds == len(smiles) == outcome.scored + outcome.filtered + outcome.failed
+    assert outcome.failure_reasons["too large: > 150 heavy atoms"] == 2
+    assert sum(outcome.failure_reasons.values()) == outcome.failed
+    result = pq.read_table(tmp_path / "r.parquet").to_pandas()
+    assert result.loc[30, ["status", "reason"]].tolist() == ["failed", "too large: 2000 heavy atoms (limit 150)"]
+    assert result.loc[61, ["status", "reason"]].tolist() == ["failed", "too large: 151 heavy atoms (limit 150)"]
+    assert result.loc[62, "status"] == "scored"  # at the bound
+    assert np.isnan(result.loc[[30, 61], "score_0"]).all()
+    without = score_shard(
+        _shard(tmp_path, [*small, "C" * 150]), [ScoringModel(predictor)], filters=spec, top_k=10,
+        result_path=tmp_path / "r2.parquet", top_path=tmp_path / "t2.parquet", batch_rows=16,
+    )  # fmt: skip
+    assert (without.scored, without.filtered) == (outcome.scored, outcome.filtered)
+    kept = result[result["status"] == "scored"]["score_0"].to_numpy()
+    again = pq.read_table(tmp_path / "r2.parquet").to_pandas()
+    np.testing.assert_array_equal(kept, again[again["status"] == "scored"]["score_0"].to_numpy())
