@@ -27,6 +27,11 @@ KEPT_VARIABLES = {
 }  # fmt: skip
 
 
+# What the portal answers once the trial is over (403: its token opens nothing any more; 409: it
+# ended while the request ran): stop, report nothing more.
+FINISHED_ANSWERS = (403, 409)
+
+
 class Pruned(Exception):
     """The portal pruned the trial: stop training, report nothing more."""
 
@@ -64,7 +69,7 @@ class TrialJob:
         try:
             answer = self.client.post(f"{self.base}/report/", {"step": int(step), "value": float(value)})
         except PortalError as exc:
-            if exc.status == 409:
+            if exc.status in FINISHED_ANSWERS:
                 raise Stopped(exc.message) from None
             raise
         if answer.get("prune"):
@@ -76,12 +81,17 @@ class TrialJob:
             try:
                 if self.client.post(f"{self.base}/heartbeat/").get("stop"):
                     self.stopped_by_portal = True
+            except PortalError as exc:
+                if exc.status in FINISHED_ANSWERS:
+                    self.stopped_by_portal = True
+                else:
+                    logger.warning("heartbeat failed: %s", exc)
             except Exception as exc:  # a missed heartbeat is not fatal; the portal tolerates a few
                 logger.warning("heartbeat failed: %s", exc)
 
     def fail(self, reason: str) -> None:
         try:
-            self.client.post(f"{self.base}/fail/", {"reason": reason[-4000:]}, ok=(200, 409))
+            self.client.post(f"{self.base}/fail/", {"reason": reason[-4000:]}, ok=(200, *FINISHED_ANSWERS))
         except Exception as exc:
             logger.error("could not report the failure: %s", exc)
 
@@ -91,7 +101,7 @@ class TrialJob:
             job = self.client.get(f"{self.base}/job/")
         except PortalError as exc:
             print(f"trial job: cannot fetch the job: {exc}", file=sys.stderr)
-            return 0 if exc.status == 409 else 2
+            return 0 if exc.status in FINISHED_ANSWERS else 2
         print(f"trial {job['trial']} (number {job['number']}, attempt {job['attempt']}): {job['params']}", flush=True)
         beat = threading.Thread(target=self._heartbeat_loop, args=(job["heartbeat_seconds"],), daemon=True)
         beat.start()
@@ -104,6 +114,13 @@ class TrialJob:
         except Stopped as exc:
             print(f"trial job: stopped: {exc}", flush=True)
             return 0
+        except PortalError as exc:
+            if exc.status in FINISHED_ANSWERS:  # e.g. the dataset or package call after the trial ended
+                print(f"trial job: the portal had already finished this trial: {exc.message}", flush=True)
+                return 0
+            traceback.print_exc()
+            self.fail(f"PortalError: {exc}")
+            return 1
         except Exception as exc:
             traceback.print_exc()
             self.fail(f"{type(exc).__name__}: {exc}")
@@ -172,13 +189,7 @@ class TrialJob:
                 self.client.request(
                     "PUT", f"{self.base}/package/", data=body, headers={"Content-Type": "application/octet-stream"}
                 )
-        try:
-            self.client.post(f"{self.base}/complete/", {"metrics": metrics})
-        except PortalError as exc:
-            if exc.status == 409:
-                print(f"trial job: the portal had already finished this trial: {exc.message}", flush=True)
-                return 0
-            raise
+        self.client.post(f"{self.base}/complete/", {"metrics": metrics})  # a finished trial: see `run`
         print("trial job: complete", flush=True)
         return 0
 
