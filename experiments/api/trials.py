@@ -9,6 +9,7 @@ races with the trial's end answers 409 and changes nothing.
 from __future__ import annotations
 
 import io
+import json
 import math
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from portal.api.errors import error_body
 
 from .. import datasets, trials
 from ..models import Trial
+from ..trial_job import STANDARDISATION_HEADER
 from .authentication import IsTrialJob, TrialRateThrottle, TrialTokenAuthentication
 from .experiments import Conflict, django_errors
 from .serializers import (
@@ -79,13 +81,22 @@ class TrialJobViewSet(viewsets.GenericViewSet):
         request=None,
         responses={(200, "text/csv"): OpenApiTypes.BINARY, 403: FINISHED},
         summary="The training data as CSV (smiles,target), streamed",
+        description="The `Dataset-Standardisation` header (JSON) gives the standardisation the model must "
+        "record: `options`, and `standardised`, whether the SMILES already went through them (a library's "
+        "did at ingest; a file's did not, so standardise them with those options before training).",
     )
     @action(detail=True, methods=["get"])
     def dataset(self, request, pk=None):
         experiment = self.trial.experiment
-        body = datasets.stream_csv(experiment.team, experiment.spec["dataset"])
+        dataset = experiment.spec["dataset"]
+        try:
+            standardisation = datasets.standardisation_of(experiment.team, dataset)
+        except DjangoValidationError as exc:
+            raise ValidationError(django_errors(exc)) from None
+        body = datasets.stream_csv(experiment.team, dataset)
         response = StreamingHttpResponse(body, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="experiment-{experiment.pk}-dataset.csv"'
+        response[STANDARDISATION_HEADER] = json.dumps(standardisation, sort_keys=True)
         return response
 
     @extend_schema(request=ReportInputSerializer, responses={200: PruneSerializer, 403: FINISHED, 409: CONFLICT})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import PortalClient, PortalError
+from . import STANDARDISATION_HEADER
 
 logger = logging.getLogger("experiments.trial_job")
 
@@ -130,6 +132,20 @@ class TrialJob:
             if self.workdir is not None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def download_dataset(self, path: Path) -> tuple[Any, bool]:
+        """Save the dataset CSV to `path`; (the standardisation options the model must record, whether
+        the SMILES already went through them), from the endpoint's header. A portal that sends no such
+        header sends a file's SMILES as written: they get the default options here."""
+        from chemcore.standardise import StandardiseOptions
+
+        with self.client.request("GET", f"{self.base}/dataset/", stream=True) as response, path.open("wb") as out:
+            for chunk in response.iter_content(1 << 20):
+                out.write(chunk)
+            declared = json.loads(response.headers.get(STANDARDISATION_HEADER) or "null")
+        if declared is None:
+            return StandardiseOptions(), False
+        return StandardiseOptions.from_dict(declared["options"]), bool(declared["standardised"])
+
     def train(self, job: dict[str, Any]) -> tuple[dict[str, Any] | None, Path | None]:
         from chemcore.training import cross_validate, load_training_table, train_and_package
 
@@ -140,11 +156,10 @@ class TrialJob:
         dataset, model = spec["dataset"], spec["model"]
         self.workdir = Path(tempfile.mkdtemp(prefix="trial-"))
         data_path = self.workdir / "dataset.csv"
-        with self.client.request("GET", f"{self.base}/dataset/", stream=True) as response, data_path.open("wb") as out:
-            for chunk in response.iter_content(1 << 20):
-                out.write(chunk)
+        options, standardised = self.download_dataset(data_path)
         table = load_training_table(data_path, target="target", smiles_column="smiles", task=dataset["task"])
-        print(f"dataset: {table.summary()}", flush=True)
+        print(f"dataset: {table.summary()}; {'standardised' if standardised else 'standardising'} with "
+              f"{options.to_dict()}", flush=True)  # fmt: skip
         params = {**model.get("fixed_params", {}), **job["params"]}
         metric = job["objectives"][0]["metric"]
         common = {
@@ -155,10 +170,15 @@ class TrialJob:
             "params": params,
             "featuriser_spec": model.get("featuriser"),
             "metric": metric,
+            # recorded in the package, so the predictor standardises raw input as these SMILES were
+            "standardisation": options,
+            "assume_standardised": standardised,
         }
         out_dir = self.workdir / "package"
         extra = {"hpo": {"experiment": job["experiment"], "trial": job["trial"], "number": job["number"]}}
         source = f"experiment {job['experiment']} dataset"
+        # The model an experiment registers is refit on every row; the trial's held-out metrics stay its record.
+        refit = bool(spec.get("register"))
         if dataset.get("cv_folds"):
             split = dataset["split"]
             cv = cross_validate(
@@ -174,7 +194,7 @@ class TrialJob:
         else:
             manifest = train_and_package(
                 **common, split=dataset["split"], seed=spec["seed"], callback=self.report, out_dir=out_dir,
-                target_name=dataset["target"], data_source=source, extra=extra,
+                target_name=dataset["target"], data_source=source, refit=refit, extra=extra,
             )  # fmt: skip
             metrics = dict(manifest.metrics)
         print(f"metrics: {metrics}", flush=True)

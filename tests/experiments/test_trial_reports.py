@@ -1,6 +1,7 @@
 """What a trial's job reports: intermediate values (answered with prune or not), its package, its
 result; racing reports make one state change and tell Optuna once."""
 
+import json
 import threading
 
 import pytest
@@ -147,6 +148,11 @@ def test_the_dataset_streams_as_csv(world, no_tasks, solubility_csv, solubility_
     source = solubility_csv_bytes.decode().splitlines()
     assert len(lines) == len(source)
     assert lines[1] == source[1]
+    # a file's SMILES come as written: the job standardises them with the default options
+    from chemcore.standardise import StandardiseOptions
+
+    declared = json.loads(response["Dataset-Standardisation"])
+    assert declared == {"options": StandardiseOptions().to_dict(), "standardised": False}
 
 
 def test_a_library_dataset_takes_the_target_from_shard_properties(world, no_tasks, settings):
@@ -162,3 +168,8 @@ def test_a_library_dataset_takes_the_target_from_shard_properties(world, no_task
     assert rows[0] == "smiles,target"
     assert sorted(rows[1:]) == sorted(["CCO,5.5", "c1ccccc1,6.25", "CCN,", "CC(=O)O,7"])
     assert library.shards.count() == 2
+    # a library's SMILES were standardised at ingest, with the options it recorded
+    from chemcore.standardise import StandardiseOptions
+
+    declared = json.loads(response["Dataset-Standardisation"])
+    assert declared == {"options": StandardiseOptions().to_dict(), "standardised": True}
