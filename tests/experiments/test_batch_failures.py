@@ -179,6 +179,7 @@ def test_thirty_percent_of_batch_jobs_failing_still_spend_the_budget(
                 budget={"max_trials": max_trials, "max_failed_trials": 100},
                 parallelism=3,
                 retries=retries,
+                repeat_identical_trials=True,  # every row runs its job, repeats too: rows and jobs pair up
             )
         ),
         user=world.users["amy"],

@@ -26,12 +26,14 @@ def broker_refusing(monkeypatch):
         app._pool = None
         app.amqp._producer_pool = None
 
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
+    # the write URL first: it falls back to `broker_url`, and undoing restores what was read here
     monkeypatch.setattr(app.conf, "broker_write_url", None)
+    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{port}/0")
     reset_pools()
     yield port
     monkeypatch.undo()
     reset_pools()
+    assert f":{port}/" not in app.connection_for_write().as_uri()  # the real broker again, for later tests
 
 
 def test_creating_an_experiment_with_the_broker_down_answers_201_and_the_reconcile_starts_it(
