@@ -4,6 +4,12 @@ The source is a ready library of the team (SMILES as standardised at ingest; the
 shard row's `properties`) or a file in object storage under the team's prefix (CSV/TSV/SMILES/SDF,
 optionally gzipped, read with the core readers). Either way the CSV is streamed row by row, so the
 job needs no storage or database credentials and the portal never holds the data set in memory.
+
+`standardisation_of` says what the SMILES went through (sent with the CSV as the
+`Dataset-Standardisation` header): a library's are standardised with its recorded options; a file's
+are as written, and the job standardises them with the default options before training. Either way
+the package records the options, so the predict API, campaigns and the predictor all see one
+compound however it is spelled.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from rdkit import Chem
 
 from chemcore.rdkit_logs import quiet
 from chemcore.readers import LibraryFormatError, open_library
+from chemcore.standardise import StandardiseOptions
 from portal.teams.models import Team
 from portal.teams.storage_keys import file_key_problem, team_prefix
 from screening import selectors as libraries
@@ -72,6 +79,20 @@ def source_of(team: Team, dataset: dict[str, Any]) -> dict[str, Any]:
     if dataset.get("library") is not None:
         return {"library": dataset["library"], "target": dataset["target"]}
     return {"location": location_key(team, dataset["location"]), "target": dataset["target"]}
+
+
+def standardisation_of(team: Team, dataset: dict[str, Any]) -> dict[str, Any]:
+    """`{"options": StandardiseOptions.to_dict(), "standardised": bool}`: the options the trained
+    model must record, and whether the CSV's SMILES already went through them (a library's did, at
+    ingest, with the options it recorded; a file's did not: the job standardises them)."""
+    if dataset.get("library") is not None:
+        library = libraries.library_of_team(team, dataset["library"])
+        if library is None:
+            raise ValidationError({"dataset.library": f"no library {dataset['library']} in team {team.slug!r}"})
+        # as the ingest read them (screening.ingest): the library's recorded options, else the defaults
+        options = StandardiseOptions.from_dict(library.options.get("standardisation") or {})
+        return {"options": options.to_dict(), "standardised": True}
+    return {"options": StandardiseOptions().to_dict(), "standardised": False}
 
 
 def stream_csv(team: Team, dataset: dict[str, Any]) -> Iterator[bytes]:

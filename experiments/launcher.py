@@ -3,9 +3,11 @@
 A step is safe to run any number of times, by any worker, at once: the decision — whether the
 budget is spent, how many trials to start — is taken under the experiment's row lock, which
 reserves trial rows (so two workers never over-launch); the reserved rows then get their
-jobs and their parameters from Optuna outside that lock (see `studies` for why). Steps are queued
-after each finished trial and by the periodic reconcile, which also picks up rows a crashed worker
-left half-done.
+parameters from Optuna and their jobs outside that lock (see `studies` for why). A row proposed
+with a complete trial's parameters takes that trial's result and gets no job (`reuse_result`),
+unless the spec asks for repeats; then jobs are submitted first, overlapping the sampling. Steps
+are queued after each finished trial and by the periodic reconcile, which also picks up rows a
+crashed worker left half-done.
 
 With Redis, a step task stays on as the experiment's driver (`drive`) while trials keep finishing:
 each finished trial wakes it at once (`wakeups`), and it steps again with the study still loaded —
@@ -58,6 +60,7 @@ class Loaded:
 
 STEPPED = "reserved"  # how the outcome of a step that leaves the experiment running begins
 TELL_GRACE_SECONDS = 1.0  # how long a step waits for a just-finished trial to be told by its finisher
+REUSED_IN_A_ROW = 20  # this many new trials in a row reusing earlier results: the sampler has converged
 
 
 def drive(experiment_id: int) -> str:
@@ -130,7 +133,8 @@ def _drive(channel: wakeups.Wakeups, experiment_id: int, lease: str) -> tuple[st
 def step(experiment_id: int, loaded: Loaded | None = None) -> str:
     """Bring the experiment forward: end it if its budget is spent, else keep `parallelism` trials running.
 
-    `loaded` (a driver's) keeps the spec and study from one step to the next.
+    `loaded` (a driver's) keeps the spec and study from one step to the next. A trial that reuses
+    a complete trial's result frees its slot at once: the step plans again until none does.
     """
     experiment = Experiment.objects.select_related("team").filter(pk=experiment_id).first()
     if experiment is None:
@@ -144,31 +148,48 @@ def step(experiment_id: int, loaded: Loaded | None = None) -> str:
         study = loaded.study = loaded.study or studies.open_study(experiment, spec)
         if not experiment.warm_started:
             _warm_start(experiment, spec, study)
-        if isinstance(study.sampler, optuna.samplers.GridSampler):
-            trials.tell_pending(experiment)  # a grid is exhausted by trials Optuna knows have finished
-        exhausted = search_exhausted(study)
     except Exception as exc:
         logger.exception("experiment %s: the study could not be opened", experiment_id)
         end_experiment(experiment_id, Experiment.Status.FAILED, f"the Optuna study could not be opened: {exc}")
         return "failed"
-    plan = _plan(experiment_id, spec, exhausted)
-    if plan.ended:
-        trials.tell_pending(experiment)
-        return "ended"
-    # Jobs first, then their parameters: a job takes a while to start (a process, a container), and
-    # asking Optuna meanwhile hides one behind the other; its first call waits for them if need be.
-    # Optuna must know every finished trial before it is asked: whoever finished one is telling it
-    # meanwhile (given a moment), and one a crash kept from being told is told here.
-    submitted = submit_pending(experiment_id)
-    trials.tell_pending(experiment, grace_seconds=TELL_GRACE_SECONDS)
-    for trial_id in plan.reserved:
+    reserved = submitted = reused = 0
+    while True:
         try:
-            fill(trial_id, study, spec)
+            if isinstance(study.sampler, optuna.samplers.GridSampler):
+                trials.tell_pending(experiment)  # a grid is exhausted by trials Optuna knows have finished
+            exhausted = "every grid point was tried" if search_exhausted(study) else _converged(experiment, spec)
         except Exception as exc:
-            logger.exception("experiment %s: asking Optuna for a trial failed", experiment_id)
-            end_experiment(experiment_id, Experiment.Status.FAILED, f"the sampler failed: {exc}")
+            logger.exception("experiment %s: the study could not be read", experiment_id)
+            end_experiment(experiment_id, Experiment.Status.FAILED, f"the Optuna study could not be read: {exc}")
             return "failed"
-    return f"{STEPPED} {len(plan.reserved)}, submitted {submitted}"
+        plan = _plan(experiment_id, spec, exhausted)
+        if plan.ended:
+            trials.tell_pending(experiment)
+            return "ended"
+        reserved += len(plan.reserved)
+        if spec.repeat_identical_trials:
+            # Jobs first, then their parameters: a job takes a while to start (a process, a
+            # container), and asking Optuna meanwhile hides one behind the other; its first call
+            # waits for them if need be.
+            submitted += submit_pending(experiment_id, spec)
+        # Optuna must know every finished trial before it is asked: whoever finished one is telling
+        # it meanwhile (given a moment), and one a crash kept from being told is told here.
+        trials.tell_pending(experiment, grace_seconds=TELL_GRACE_SECONDS)
+        newly_reused = 0
+        for trial_id in plan.reserved:
+            try:
+                newly_reused += fill(trial_id, study, spec)
+            except Exception as exc:
+                logger.exception("experiment %s: asking Optuna for a trial failed", experiment_id)
+                end_experiment(experiment_id, Experiment.Status.FAILED, f"the sampler failed: {exc}")
+                return "failed"
+        if not spec.repeat_identical_trials:
+            # Parameters first, then jobs: a trial given a complete trial's parameters took its
+            # result in `fill` and needs none.
+            submitted += submit_pending(experiment_id, spec)
+        reused += newly_reused
+        if not newly_reused:
+            return f"{STEPPED} {reserved}, submitted {submitted}" + (f", reused {reused}" if reused else "")
 
 
 def _warm_start(experiment: Experiment, spec: ExperimentSpec, study) -> None:
@@ -206,12 +227,15 @@ def counts(experiment: Experiment) -> dict[str, int]:
         pruned=Count("pk", filter=Q(state=Trial.State.PRUNED)),
         failed=Count("pk", filter=Q(state=Trial.State.FAILED)),
         cancelled=Count("pk", filter=Q(state=Trial.State.CANCELLED)),
+        reused=Count("pk", filter=Q(reused_from__isnull=False)),
         launched=Count("pk", filter=Q(retry_of__isnull=True)),
     )
     return {key: value or 0 for key, value in rows.items()}
 
 
-def _plan(experiment_id: int, spec: ExperimentSpec, exhausted: bool) -> Plan:
+def _plan(experiment_id: int, spec: ExperimentSpec, exhausted: str | None) -> Plan:
+    """Under the experiment's lock: end it, or reserve the trial rows to start. `exhausted` says why
+    no new trial should be asked for (a spent grid, a converged sampler), or is None."""
     plan = Plan()
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
@@ -250,7 +274,7 @@ def _plan(experiment_id: int, spec: ExperimentSpec, exhausted: bool) -> Plan:
         for _ in range(max(0, min(slots, room))):
             plan.reserved.append(Trial.objects.create(experiment=experiment, backend=spec.backend.type).pk)
         if not plan.reserved and n["active"] == 0 and len(wanted) == 0 and room <= 0:
-            why = "every grid point was tried" if exhausted else f"max_trials ({budget.max_trials}) reached"
+            why = exhausted or f"max_trials ({budget.max_trials}) reached"
             _end_locked(experiment, _outcome(n), f"budget spent: {why}; {_tally(n)}")
             plan.ended = True
     return plan
@@ -261,14 +285,31 @@ def _outcome(n: dict[str, int]) -> str:
 
 
 def _tally(n: dict[str, int]) -> str:
-    return f"{n['complete']} complete, {n['pruned']} pruned, {n['failed']} failed, {n['cancelled']} cancelled"
+    reused = f" ({n['reused']} reusing an earlier result)" if n["reused"] else ""
+    return f"{n['complete']} complete{reused}, {n['pruned']} pruned, {n['failed']} failed, {n['cancelled']} cancelled"
 
 
-def fill(trial_id: int, study, spec: ExperimentSpec) -> None:
-    """Give a reserved trial row its Optuna trial: a new ask, or a copy of the failed trial it retries."""
+def _converged(experiment: Experiment, spec: ExperimentSpec) -> str | None:
+    """Why no new trial should be asked for when the sampler keeps proposing parameters already
+    tried (each would only reuse a result), else None."""
+    if spec.repeat_identical_trials:
+        return None
+    latest = experiment.trials.filter(retry_of__isnull=True).order_by("-pk")[:REUSED_IN_A_ROW]
+    flags = [reused is not None for reused in latest.values_list("reused_from", flat=True)]
+    if len(flags) == REUSED_IN_A_ROW and all(flags):
+        return f"the sampler proposed only parameter sets already tried ({REUSED_IN_A_ROW} trials in a row)"
+    return None
+
+
+def fill(trial_id: int, study, spec: ExperimentSpec) -> bool:
+    """Give a reserved trial row its Optuna trial: a new ask, or a copy of the failed trial it retries.
+
+    True when the ask proposed the parameters of a complete trial and, the spec not asking for
+    repeats, the row took that trial's result instead of a job (`reuse_result`).
+    """
     trial = Trial.objects.select_related("retry_of").filter(pk=trial_id).first()
     if trial is None or trial.state not in Trial.ACTIVE or trial.optuna_trial_id is not None:
-        return
+        return False
     if trial.retry_of is not None:
         frozen = studies.create_retry(study, trial.retry_of.optuna_trial_id, trial.retry_of.number)
         number, optuna_id, params = frozen.number, frozen._trial_id, decode_params(spec, frozen.params)
@@ -280,13 +321,41 @@ def fill(trial_id: int, study, spec: ExperimentSpec) -> None:
     )
     if not recorded:  # finished, or filled by another worker meanwhile: this Optuna trial is not used
         studies.tell(study, number, Trial.State.CANCELLED, None)
+        return False
+    if trial.retry_of is not None or spec.repeat_identical_trials:
+        return False
+    return reuse_result(trial_id, params)
 
 
-def submit_pending(experiment_id: int) -> int:
-    ids = Trial.objects.filter(experiment_id=experiment_id, state=Trial.State.PENDING, job_handle="").values_list(
-        "pk", flat=True
+def reuse_result(trial_id: int, params: dict) -> bool:
+    """Complete a pending trial (no job yet) with the result of the first complete trial of its
+    experiment that had the same parameters, and tell Optuna the same values; True when it did."""
+    trial = Trial.objects.only("experiment_id").get(pk=trial_id)
+    candidates = (
+        Trial.objects.filter(experiment_id=trial.experiment_id, state=Trial.State.COMPLETE, reused_from=None)
+        .exclude(pk=trial_id)
+        .only("pk", "number", "params", "values", "metrics")
+        .order_by("pk")
     )
-    return sum(submit(trial_id) for trial_id in list(ids))
+    # compared in Python: JSON equality differs between databases, and an experiment has few trials
+    source = next((c for c in candidates if c.params == params), None)
+    if source is None:
+        return False
+    reason = f"same parameters as trial {source.number}: its result is reused (no job run)"
+    done = trials.finish(
+        trial_id, Trial.State.COMPLETE, reason=reason, values=source.values, metrics=source.metrics,
+        from_states=(Trial.State.PENDING,), reused_from=source, queue_next=False,
+    )  # fmt: skip
+    return done is not None
+
+
+def submit_pending(experiment_id: int, spec: ExperimentSpec) -> int:
+    """Submit the jobs of the experiment's pending trials; unless the spec asks for repeats, only of
+    those with their parameters (one without may yet reuse a result: see `fill`)."""
+    pending = Trial.objects.filter(experiment_id=experiment_id, state=Trial.State.PENDING, job_handle="")
+    if not spec.repeat_identical_trials:
+        pending = pending.exclude(optuna_trial_id=None)
+    return sum(submit(trial_id) for trial_id in list(pending.values_list("pk", flat=True)))
 
 
 def submit(trial_id: int) -> bool:
@@ -296,7 +365,8 @@ def submit(trial_id: int) -> bool:
     is claimed (`Trial.JOB_SUBMITTING`, which keeps any other worker from submitting it) and its
     token's nonce committed; the job is submitted with no lock held; then the trial records the
     handle and runs. The job's first call waits for that, and for the parameters, which may come a
-    moment later (`fill`). A trial cancelled meanwhile has its new job stopped.
+    moment later (`fill`, when the spec allows repeats). A trial cancelled meanwhile has its new job
+    stopped.
     """
     with transaction.atomic():
         trial = (

@@ -7,7 +7,9 @@ worker can pick an experiment up where another left it.
 Experiment: queued → running ⇄ paused → finalising → succeeded | failed; cancelled from any active
 state. Trial: pending (reserved, then parameters asked) → running (job submitted) → complete |
 pruned | failed | cancelled. A failed trial with retries left is run again as a new trial row
-(`retry_of`) with the same parameters.
+(`retry_of`) with the same parameters. A trial Optuna proposes with the parameters of a complete
+trial is complete at once with that trial's result (`reused_from`; no job), unless the spec sets
+`repeat_identical_trials`.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ class Trial(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     retry = models.CharField(max_length=6, choices=Retry.choices, blank=True, default=Retry.NONE)
+    # The complete trial whose result this one took instead of training the same parameters again.
+    reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reused_by")
     # Results: objective values in the spec's order (`value`: the first, for ordering), all metrics.
     values = models.JSONField(null=True, blank=True)
     value = models.FloatField(null=True, blank=True)

@@ -177,7 +177,10 @@ def refill(experiment: Experiment) -> None:
 
 def sweep_orphans(experiment: Experiment) -> None:
     """Optuna trials left running with no row (a step crashed between ask and record) are failed."""
-    study = studies.light_study(experiment)
+    try:
+        study = studies.light_study(experiment)
+    except KeyError:  # no study yet (its first step never ran, e.g. the broker was down): nothing to sweep
+        return
     known = set(experiment.trials.exclude(optuna_trial_id=None).values_list("optuna_trial_id", flat=True))
     cutoff = timezone.now() - timedelta(seconds=FILL_GRACE_SECONDS)
     for frozen in studies.running_trials(study):

@@ -22,7 +22,7 @@ def experiments_for_user(user: User) -> QuerySet[Experiment]:
 
 
 def trials_of(experiment: Experiment) -> QuerySet[Trial]:
-    return experiment.trials.select_related("retry_of").order_by("pk")
+    return experiment.trials.select_related("retry_of", "reused_from").order_by("pk")
 
 
 def progress(experiment: Experiment) -> dict[str, Any]:

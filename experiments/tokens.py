@@ -6,7 +6,8 @@ The payload ({"t": trial id, "n": nonce, "e": expiry}) is signed with SECRET_KEY
 salted for this use only). A token is good for one trial's report-back endpoints and nothing else:
 personal-token authentication never accepts it, and the trial endpoints accept nothing but it. The
 nonce is random per submission and stored on the trial row, so submitting the trial again revokes
-the previous job's token. The id in clear text only lets the job build its URLs; the signed one counts.
+the previous job's token, and a token stops opening anything once its trial is finished (see
+`api.authentication.IsTrialJob`). The id in clear text only lets the job build its URLs; the signed one counts.
 """
 
 from __future__ import annotations

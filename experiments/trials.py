@@ -69,7 +69,7 @@ def _require_running(trial: Trial) -> None:
 def job_payload(trial: Trial, base_url: str) -> dict[str, Any]:
     """What the job needs to run: its spec and parameters, and where to report. Marks the trial started.
 
-    A job is submitted before its trial is asked of Optuna (see `launcher.step`), so its first call
+    A job may be submitted before its trial is asked of Optuna (see `launcher.step`), so its first call
     may come before its submission is recorded or before its parameters: it waits for both up to
     TRIAL_PARAMS_WAIT_SECONDS, then `ParamsNotReady`.
     """
@@ -191,11 +191,15 @@ def finish(
     values: Sequence[float] | None = None,
     metrics: Mapping[str, Any] | None = None,
     from_states: Iterable[str] = Trial.ACTIVE,
+    reused_from: Trial | None = None,
+    queue_next: bool = True,
 ) -> Trial | None:
     """Move an active trial to a final state, once; None when it had already left `from_states`.
 
     A failed trial gets a retry when the spec allows one more attempt and its experiment is still
-    running; after the commit the experiment's next step is queued and Optuna told.
+    running; after the commit the experiment's next step is queued (unless `queue_next` is False:
+    the caller is that step) and Optuna told. `reused_from`: the complete trial whose result this
+    one takes (`values`, `metrics`) instead of running.
     """
     with transaction.atomic():
         trial = Trial.objects.select_for_update().filter(pk=trial_id).first()
@@ -211,6 +215,7 @@ def finish(
             trial.value = values[0]
         if metrics is not None:
             trial.metrics = dict(metrics)
+        trial.reused_from = reused_from
         if (
             state == Trial.State.FAILED
             and trial.optuna_trial_id is not None
@@ -218,11 +223,13 @@ def finish(
             and experiment.status in Experiment.ACTIVE
         ):
             trial.retry = Trial.Retry.WANTED
-        trial.save(update_fields=["state", "reason", "finished_at", "told", "values", "value", "metrics", "retry"])
+        fields = ["state", "reason", "finished_at", "told", "values", "value", "metrics", "retry", "reused_from"]
+        trial.save(update_fields=fields)
     trial.experiment = experiment  # what telling Optuna needs, without fetching it again
     # The next step first, so it starts the next job while Optuna is told here (it waits for that
     # before asking Optuna for the next trial: see `launcher.step`).
-    queue_step(trial.experiment_id)
+    if queue_next:
+        queue_step(trial.experiment_id)
     tell(trial)
     return trial
 

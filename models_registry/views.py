@@ -8,7 +8,7 @@ from django.shortcuts import render
 from chemcore.depict import smiles_to_data_uri
 from portal.teams.selectors import get_scoped_or_404
 
-from . import predicting, selectors
+from . import lineage, predicting, selectors
 from .forms import TryItForm
 from .models import RegisteredModel
 
@@ -57,7 +57,7 @@ def version_detail(request: HttpRequest, team: str, name: str, version: int) -> 
         "results": results,
         "metrics": [(name, _format_number(value)) for name, value in model_version.metrics.items()],
         "featuriser": _summarise(model_version.featuriser),
-        "params": _summarise(model_version.params),
+        "lineage": lineage.describe(model_version),
     }
     return render(request, "models_registry/version_detail.html", context)
 

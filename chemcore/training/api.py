@@ -6,7 +6,12 @@ outside if you need one). `train_and_package` writes a package whose metrics are
 by default the packaged model is the one trained on the training split (`refit=False`), so the
 manifest's metrics describe exactly the model inside it. With `refit=True` the model is refit on all
 usable rows with the same parameters (and the same number of epochs/trees if a callback stopped
-training early); the metrics then estimate that procedure, and `training.refit` says so.
+training early); the metrics then estimate that procedure, and the manifest's `training` section says
+so (`refit`, `n_fit`, `held_out_metrics`). The portal registers refit models.
+
+`standardisation` standardises the SMILES before featurising (and is recorded in the package, so the
+predictor does the same to its inputs); with `assume_standardised=True` the SMILES are taken as
+already standardised with those options (a library's), and only recorded.
 """
 
 from __future__ import annotations
@@ -54,7 +59,9 @@ class TrainingResult:
     steps_run: int = 0
 
     def training_info(self, *, refit: bool = False) -> dict[str, Any]:
-        """The manifest's `training` section."""
+        """The manifest's `training` section: `held_out_metrics` are always those of the model fitted
+        on the `n_train` rows, scored on the `n_test` held-out ones; `n_fit` is how many rows the
+        packaged model was fitted on (all of them when `refit`)."""
         return {
             "family": self.family,
             "split": self.split,
@@ -67,6 +74,8 @@ class TrainingResult:
             "stopped_early": self.stopped_early,
             "steps_run": self.steps_run,
             "refit": refit,
+            "n_fit": self.n_train + self.n_test if refit else self.n_train,
+            "held_out_metrics": dict(self.metrics),
         }
 
 
@@ -130,12 +139,20 @@ def _prepare(
     params: Mapping[str, Any] | None,
     featuriser_spec: Mapping[str, Any] | None,
     standardisation: StandardiseOptions | None,
+    assume_standardised: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any], PreparedData]:
     check_task(task)
     check_family(family)
     featuriser = featuriser_from_spec(featuriser_spec_of(featuriser_spec))
     checked = validate_params(family, task, params, featuriser.spec["type"])
-    data = prepare_data(smiles, y, task=task, featuriser=featuriser, standardisation=standardisation)
+    data = prepare_data(
+        smiles,
+        y,
+        task=task,
+        featuriser=featuriser,
+        standardisation=standardisation,
+        assume_standardised=assume_standardised,
+    )
     return checked, featuriser.spec, data
 
 
@@ -161,13 +178,15 @@ def train_model(
     callback: Reporter | None = None,
     metric: str | None = None,
     standardisation: StandardiseOptions | None = None,
+    assume_standardised: bool = False,
 ) -> TrainingResult:
     """Fit `family` ("rf", "torch_mlp", "keras_mlp") and score it on the held-out split.
 
     `split`: {"kind": "scaffold"|"random", "test_fraction": 0.2, "seed": <seed>, "generic": false}.
     `callback(step, value) -> bool` receives `metric` (default rmse / roc_auc) on the held-out split
     per epoch or tree batch; returning True stops training there. `standardisation`: standardise the
-    SMILES first (the options are then recorded in the package so predictions do the same).
+    SMILES first (the options are then recorded in the package so predictions do the same), unless
+    `assume_standardised` says they already were.
     """
     result, _ = _train(
         smiles=smiles,
@@ -181,6 +200,7 @@ def train_model(
         callback=callback,
         metric=metric,
         standardisation=standardisation,
+        assume_standardised=assume_standardised,
     )
     return result
 
@@ -198,11 +218,14 @@ def _train(
     callback: Reporter | None = None,
     metric: str | None = None,
     standardisation: StandardiseOptions | None = None,
+    assume_standardised: bool = False,
 ) -> tuple[TrainingResult, PreparedData]:
     seed = _check_seed(seed)
     metric = _check_metric(task, metric)
     split_spec = normalise_split_spec({"seed": seed, **dict(split or {})})
-    checked, spec, data = _prepare(smiles, y, task, family, params, featuriser_spec, standardisation)
+    checked, spec, data = _prepare(
+        smiles, y, task, family, params, featuriser_spec, standardisation, assume_standardised
+    )
     train, test = split_indices(split_spec, data.smiles)
     _check_classes_present(data, train)
     flavour = FLAVOUR_OF[family]
@@ -257,6 +280,7 @@ def cross_validate(
     callback: Reporter | None = None,
     metric: str | None = None,
     standardisation: StandardiseOptions | None = None,
+    assume_standardised: bool = False,
 ) -> CVResult:
     """k-fold CV (`kind` "random" or "scaffold": no scaffold in two folds).
 
@@ -266,7 +290,7 @@ def cross_validate(
     metric = _check_metric(task, metric)
     if kind not in ("random", "scaffold"):
         raise ValueError(f"cross-validation kind must be 'random' or 'scaffold', not {kind!r}")
-    checked, _, data = _prepare(smiles, y, task, family, params, featuriser_spec, standardisation)
+    checked, _, data = _prepare(smiles, y, task, family, params, featuriser_spec, standardisation, assume_standardised)
     splits = (
         kfold(len(data.smiles), folds, seed)
         if kind == "random"
@@ -315,6 +339,7 @@ def train_and_package(
     callback: Reporter | None = None,
     metric: str | None = None,
     standardisation: StandardiseOptions | None = None,
+    assume_standardised: bool = False,
     refit: bool = False,
     overwrite: bool = False,
     extra: Mapping[str, Any] | None = None,
@@ -332,6 +357,7 @@ def train_and_package(
         callback=callback,
         metric=metric,
         standardisation=standardisation,
+        assume_standardised=assume_standardised,
     )
     model = result.model_object
     if refit:

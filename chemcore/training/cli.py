@@ -4,6 +4,9 @@
         --family rf --task regression --params '{"n_estimators": 300}' --out /tmp/egfr-rf
     python -m chemcore.training predict --package /tmp/egfr-rf --smiles-file library.smi
 
+`fit` standardises the SMILES (default options) before training unless told `--no-standardise`;
+the package records it, so the predictor standardises whatever it is given in the same way.
+
 Bad arguments (unknown family, malformed JSON, unknown parameter, unreadable file, broken package)
 print one `error:` line and exit with status 2.
 """
@@ -61,7 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--test-fraction", type=float, default=0.2)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--metric", default=None, help="monitored metric (default rmse / roc_auc)")
-    fit.add_argument("--standardise", action="store_true", help="standardise SMILES (default options) first")
+    fit.add_argument(
+        "--standardise",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="standardise SMILES with the default options first (the default; recorded in the package, so "
+        "predictions standardise their inputs the same way); --no-standardise uses them as given",
+    )
     fit.add_argument("--refit", action="store_true", help="refit the packaged model on all rows")
     fit.add_argument("--source", default=None, help="free text recorded as training_data.source")
     fit.add_argument("--out", required=True, help="package directory to create")

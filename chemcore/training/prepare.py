@@ -76,15 +76,20 @@ def prepare_data(
     task: str,
     featuriser: Featuriser,
     standardisation: StandardiseOptions | None = None,
+    assume_standardised: bool = False,
 ) -> PreparedData:
-    """Standardise (optional), featurise, check targets; see the module docstring."""
+    """Standardise (optional), featurise, check targets; see the module docstring.
+
+    `assume_standardised`: the SMILES were already standardised with `standardisation` (a library's
+    shards hold such SMILES), so they are used as they are.
+    """
     check_task(task)
     if len(smiles) != len(y):
         raise ValueError(f"{len(smiles)} SMILES but {len(y)} targets")
     dropped: Counter[str] = Counter()
     keep = np.ones(len(smiles), dtype=bool)
     used = [s if isinstance(s, str) else "" for s in smiles]
-    if standardisation is not None:
+    if standardisation is not None and not assume_standardised:
         for i, result in enumerate(standardise_batch(used, standardisation)):
             if result.ok:
                 used[i] = result.smiles

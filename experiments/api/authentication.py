@@ -2,7 +2,9 @@
 
 A trial token authenticates no person: the request runs as an anonymous user with the trial as
 `request.auth`, so nothing team-scoped can be reached with it, and `IsTrialJob` lets it act on its
-own trial only (another trial's URL: 403). Personal tokens and sessions are not accepted here.
+own trial only, and only while that trial is pending or running: another trial's URL, or any
+endpoint once its trial is finished (complete, pruned, failed, cancelled), answers 403. Personal
+tokens and sessions are not accepted here.
 """
 
 from __future__ import annotations
@@ -42,14 +44,22 @@ class TrialTokenAuthentication(authentication.BaseAuthentication):
 
 
 class IsTrialJob(BasePermission):
-    """The request carries the token of the very trial in the URL."""
+    """The request carries the token of the very trial in the URL, and that trial is not finished:
+    a finished trial's token opens nothing, whatever its expiry says."""
 
     message = "This trial token belongs to another trial."
 
     def has_permission(self, request, view) -> bool:
-        if not isinstance(request.auth, Trial):
+        trial = request.auth
+        if not isinstance(trial, Trial):
             raise exceptions.NotAuthenticated("A trial token is required.")
-        return str(request.auth.pk) == str(view.kwargs.get("pk"))
+        if str(trial.pk) != str(view.kwargs.get("pk")):
+            return False
+        if trial.state in Trial.FINISHED:
+            raise exceptions.PermissionDenied(
+                f"Trial {trial.pk} is {trial.state}: its token no longer opens any trial endpoint."
+            )
+        return True
 
 
 class TrialRateThrottle(WindowRateThrottle):

@@ -28,11 +28,15 @@ class ExperimentInputSerializer(serializers.Serializer):
 
 class TrialSerializer(serializers.ModelSerializer):
     retry_of = serializers.IntegerField(source="retry_of.number", read_only=True, allow_null=True, default=None)
+    reused_from = serializers.IntegerField(
+        source="reused_from.number", read_only=True, allow_null=True, default=None,
+        help_text="The number of the complete trial whose result this one reused (same parameters; no job ran).",
+    )  # fmt: skip
 
     class Meta:
         model = Trial
         fields = [
-            "id", "number", "attempt", "retry_of", "state", "reason", "params", "values", "metrics",
+            "id", "number", "attempt", "retry_of", "reused_from", "state", "reason", "params", "values", "metrics",
             "last_step", "last_value", "backend", "package_path", "log_path",
             "created_at", "submitted_at", "started_at", "heartbeat_at", "finished_at",
         ]  # fmt: skip

@@ -2,12 +2,14 @@
 
 job (spec + parameters), dataset (CSV stream), report (intermediate value → prune?), heartbeat
 (→ stop?), package (the model package, size-bounded), complete (final metrics), fail (a reason).
-A report on a finished trial answers 409 and changes nothing.
+Once the trial is finished its token opens none of them (403, see `IsTrialJob`); a report that
+races with the trial's end answers 409 and changes nothing.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 
 from django.conf import settings
@@ -24,6 +26,7 @@ from portal.api.errors import error_body
 
 from .. import datasets, trials
 from ..models import Trial
+from ..trial_job import STANDARDISATION_HEADER
 from .authentication import IsTrialJob, TrialRateThrottle, TrialTokenAuthentication
 from .experiments import Conflict, django_errors
 from .serializers import (
@@ -36,7 +39,8 @@ from .serializers import (
     TrialStateSerializer,
 )
 
-CONFLICT = OpenApiResponse(description="The trial has already finished (or is not running): nothing changed.")
+CONFLICT = OpenApiResponse(description="The trial ended while this request ran (or is not running): nothing changed.")
+FINISHED = OpenApiResponse(description="The trial is finished (or the token is another trial's): it opens nothing.")
 NOT_READY = OpenApiResponse(description="The trial's parameters are not there yet (the job started first): ask again.")
 
 
@@ -60,7 +64,7 @@ class TrialJobViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: TrialJobSerializer, 409: CONFLICT, 503: NOT_READY},
+        responses={200: TrialJobSerializer, 403: FINISHED, 409: CONFLICT, 503: NOT_READY},
         summary="The trial's job",
     )
     @action(detail=True, methods=["get"])
@@ -75,18 +79,27 @@ class TrialJobViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=None,
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, 403: FINISHED},
         summary="The training data as CSV (smiles,target), streamed",
+        description="The `Dataset-Standardisation` header (JSON) gives the standardisation the model must "
+        "record: `options`, and `standardised`, whether the SMILES already went through them (a library's "
+        "did at ingest; a file's did not, so standardise them with those options before training).",
     )
     @action(detail=True, methods=["get"])
     def dataset(self, request, pk=None):
         experiment = self.trial.experiment
-        body = datasets.stream_csv(experiment.team, experiment.spec["dataset"])
+        dataset = experiment.spec["dataset"]
+        try:
+            standardisation = datasets.standardisation_of(experiment.team, dataset)
+        except DjangoValidationError as exc:
+            raise ValidationError(django_errors(exc)) from None
+        body = datasets.stream_csv(experiment.team, dataset)
         response = StreamingHttpResponse(body, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="experiment-{experiment.pk}-dataset.csv"'
+        response[STANDARDISATION_HEADER] = json.dumps(standardisation, sort_keys=True)
         return response
 
-    @extend_schema(request=ReportInputSerializer, responses={200: PruneSerializer, 409: CONFLICT})
+    @extend_schema(request=ReportInputSerializer, responses={200: PruneSerializer, 403: FINISHED, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         """An intermediate value (e.g. the held-out metric after an epoch); the answer says whether to prune."""
@@ -99,16 +112,17 @@ class TrialJobViewSet(viewsets.GenericViewSet):
             raise Conflict(str(exc)) from None
         return Response({"prune": prune})
 
-    @extend_schema(request=None, responses={200: StopSerializer})
+    @extend_schema(request=None, responses={200: StopSerializer, 403: FINISHED})
     @action(detail=True, methods=["post"])
     def heartbeat(self, request, pk=None):
-        """The job is alive; `stop` is true once its trial has finished (cancelled, timed out, ...)."""
+        """The job is alive; `stop` is true when its trial finished during this call (cancelled, timed
+        out, ...); after that, like every endpoint, it answers 403."""
         return Response({"stop": trials.heartbeat(self.trial)})
 
     @extend_schema(
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={200: TrialStateSerializer, 400: OpenApiResponse(description="Not a valid package"), 409: CONFLICT,
-                   413: OpenApiResponse(description="Larger than the package size limit")},
+        responses={200: TrialStateSerializer, 400: OpenApiResponse(description="Not a valid package"),
+                   403: FINISHED, 409: CONFLICT, 413: OpenApiResponse(description="Larger than the size limit")},
         summary="Upload the trial's model package (a .tar.gz, as the body)",
     )  # fmt: skip
     @action(detail=True, methods=["put", "post"])
@@ -125,7 +139,7 @@ class TrialJobViewSet(viewsets.GenericViewSet):
             raise ValidationError({"package": exc.messages}) from None
         return Response(TrialStateSerializer(trial).data)
 
-    @extend_schema(request=CompleteInputSerializer, responses={200: TrialStateSerializer, 409: CONFLICT})
+    @extend_schema(request=CompleteInputSerializer, responses={200: TrialStateSerializer, 403: FINISHED, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         """Final metrics; the objective value(s) are taken from them by the spec's metric names."""
@@ -138,7 +152,7 @@ class TrialJobViewSet(viewsets.GenericViewSet):
             raise ValidationError(django_errors(exc)) from None
         return Response(TrialStateSerializer(trial).data)
 
-    @extend_schema(request=FailInputSerializer, responses={200: TrialStateSerializer, 409: CONFLICT})
+    @extend_schema(request=FailInputSerializer, responses={200: TrialStateSerializer, 403: FINISHED, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def fail(self, request, pk=None):
         """The job failed; the trial is retried if the spec allows."""

@@ -439,6 +439,9 @@ class ExperimentSpec(SpecModel):
     trial_timeout_seconds: int = Field(DEFAULT_TRIAL_TIMEOUT, ge=1, le=7 * 86_400)
     retries: int = Field(1, ge=0, le=5)
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    # False: a trial proposed with the parameters of a complete trial reuses that trial's result
+    # instead of training the same model again (see experiments.launcher.fill).
+    repeat_identical_trials: bool = False
     warm_start: WarmStartSpec | None = None
     # `register` is a classmethod every pydantic model inherits (from ABCMeta), hence the alias
     registration: RegisterSpec | None = Field(None, alias="register")
@@ -531,6 +534,7 @@ class ExperimentSpec(SpecModel):
             "trial_timeout_seconds": self.trial_timeout_seconds,
             "retries": self.retries,
             "seed": self.seed,
+            "repeat_identical_trials": self.repeat_identical_trials,
         }
         if self.warm_start is not None:
             out["warm_start"] = self.warm_start.to_dict()

@@ -5,3 +5,7 @@ spec and parameters and the training data through the trial endpoints, trains wi
 while reporting intermediate values (and stops when told to prune), heartbeats, uploads its model
 package and reports its metrics — or the reason it failed.
 """
+
+# The dataset endpoint's header saying what standardisation the CSV's SMILES had (JSON: `options`,
+# `standardised`); the portal sets it (experiments.datasets), the job reads it.
+STANDARDISATION_HEADER = "Dataset-Standardisation"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import PortalClient, PortalError
+from . import STANDARDISATION_HEADER
 
 logger = logging.getLogger("experiments.trial_job")
 
@@ -25,6 +27,11 @@ KEPT_VARIABLES = {
     "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "REQUESTS_CA_BUNDLE",
     "SSL_CERT_FILE", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
 }  # fmt: skip
+
+
+# What the portal answers once the trial is over (403: its token opens nothing any more; 409: it
+# ended while the request ran): stop, report nothing more.
+FINISHED_ANSWERS = (403, 409)
 
 
 class Pruned(Exception):
@@ -64,7 +71,7 @@ class TrialJob:
         try:
             answer = self.client.post(f"{self.base}/report/", {"step": int(step), "value": float(value)})
         except PortalError as exc:
-            if exc.status == 409:
+            if exc.status in FINISHED_ANSWERS:
                 raise Stopped(exc.message) from None
             raise
         if answer.get("prune"):
@@ -76,12 +83,17 @@ class TrialJob:
             try:
                 if self.client.post(f"{self.base}/heartbeat/").get("stop"):
                     self.stopped_by_portal = True
+            except PortalError as exc:
+                if exc.status in FINISHED_ANSWERS:
+                    self.stopped_by_portal = True
+                else:
+                    logger.warning("heartbeat failed: %s", exc)
             except Exception as exc:  # a missed heartbeat is not fatal; the portal tolerates a few
                 logger.warning("heartbeat failed: %s", exc)
 
     def fail(self, reason: str) -> None:
         try:
-            self.client.post(f"{self.base}/fail/", {"reason": reason[-4000:]}, ok=(200, 409))
+            self.client.post(f"{self.base}/fail/", {"reason": reason[-4000:]}, ok=(200, *FINISHED_ANSWERS))
         except Exception as exc:
             logger.error("could not report the failure: %s", exc)
 
@@ -91,7 +103,7 @@ class TrialJob:
             job = self.client.get(f"{self.base}/job/")
         except PortalError as exc:
             print(f"trial job: cannot fetch the job: {exc}", file=sys.stderr)
-            return 0 if exc.status == 409 else 2
+            return 0 if exc.status in FINISHED_ANSWERS else 2
         print(f"trial {job['trial']} (number {job['number']}, attempt {job['attempt']}): {job['params']}", flush=True)
         beat = threading.Thread(target=self._heartbeat_loop, args=(job["heartbeat_seconds"],), daemon=True)
         beat.start()
@@ -104,6 +116,13 @@ class TrialJob:
         except Stopped as exc:
             print(f"trial job: stopped: {exc}", flush=True)
             return 0
+        except PortalError as exc:
+            if exc.status in FINISHED_ANSWERS:  # e.g. the dataset or package call after the trial ended
+                print(f"trial job: the portal had already finished this trial: {exc.message}", flush=True)
+                return 0
+            traceback.print_exc()
+            self.fail(f"PortalError: {exc}")
+            return 1
         except Exception as exc:
             traceback.print_exc()
             self.fail(f"{type(exc).__name__}: {exc}")
@@ -112,6 +131,20 @@ class TrialJob:
             self.stop.set()
             if self.workdir is not None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def download_dataset(self, path: Path) -> tuple[Any, bool]:
+        """Save the dataset CSV to `path`; (the standardisation options the model must record, whether
+        the SMILES already went through them), from the endpoint's header. A portal that sends no such
+        header sends a file's SMILES as written: they get the default options here."""
+        from chemcore.standardise import StandardiseOptions
+
+        with self.client.request("GET", f"{self.base}/dataset/", stream=True) as response, path.open("wb") as out:
+            for chunk in response.iter_content(1 << 20):
+                out.write(chunk)
+            declared = json.loads(response.headers.get(STANDARDISATION_HEADER) or "null")
+        if declared is None:
+            return StandardiseOptions(), False
+        return StandardiseOptions.from_dict(declared["options"]), bool(declared["standardised"])
 
     def train(self, job: dict[str, Any]) -> tuple[dict[str, Any] | None, Path | None]:
         from chemcore.training import cross_validate, load_training_table, train_and_package
@@ -123,11 +156,10 @@ class TrialJob:
         dataset, model = spec["dataset"], spec["model"]
         self.workdir = Path(tempfile.mkdtemp(prefix="trial-"))
         data_path = self.workdir / "dataset.csv"
-        with self.client.request("GET", f"{self.base}/dataset/", stream=True) as response, data_path.open("wb") as out:
-            for chunk in response.iter_content(1 << 20):
-                out.write(chunk)
+        options, standardised = self.download_dataset(data_path)
         table = load_training_table(data_path, target="target", smiles_column="smiles", task=dataset["task"])
-        print(f"dataset: {table.summary()}", flush=True)
+        print(f"dataset: {table.summary()}; {'standardised' if standardised else 'standardising'} with "
+              f"{options.to_dict()}", flush=True)  # fmt: skip
         params = {**model.get("fixed_params", {}), **job["params"]}
         metric = job["objectives"][0]["metric"]
         common = {
@@ -138,10 +170,15 @@ class TrialJob:
             "params": params,
             "featuriser_spec": model.get("featuriser"),
             "metric": metric,
+            # recorded in the package, so the predictor standardises raw input as these SMILES were
+            "standardisation": options,
+            "assume_standardised": standardised,
         }
         out_dir = self.workdir / "package"
         extra = {"hpo": {"experiment": job["experiment"], "trial": job["trial"], "number": job["number"]}}
         source = f"experiment {job['experiment']} dataset"
+        # The model an experiment registers is refit on every row; the trial's held-out metrics stay its record.
+        refit = bool(spec.get("register"))
         if dataset.get("cv_folds"):
             split = dataset["split"]
             cv = cross_validate(
@@ -157,7 +194,7 @@ class TrialJob:
         else:
             manifest = train_and_package(
                 **common, split=dataset["split"], seed=spec["seed"], callback=self.report, out_dir=out_dir,
-                target_name=dataset["target"], data_source=source, extra=extra,
+                target_name=dataset["target"], data_source=source, refit=refit, extra=extra,
             )  # fmt: skip
             metrics = dict(manifest.metrics)
         print(f"metrics: {metrics}", flush=True)
@@ -172,13 +209,7 @@ class TrialJob:
                 self.client.request(
                     "PUT", f"{self.base}/package/", data=body, headers={"Content-Type": "application/octet-stream"}
                 )
-        try:
-            self.client.post(f"{self.base}/complete/", {"metrics": metrics})
-        except PortalError as exc:
-            if exc.status == 409:
-                print(f"trial job: the portal had already finished this trial: {exc.message}", flush=True)
-                return 0
-            raise
+        self.client.post(f"{self.base}/complete/", {"metrics": metrics})  # a finished trial: see `run`
         print("trial job: complete", flush=True)
         return 0
 

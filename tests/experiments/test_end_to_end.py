@@ -101,6 +101,10 @@ def test_an_experiment_runs_end_to_end(celery_worker_process, live_server, world
     assert version.lineage["trial_number"] == best.number
     assert version.lineage["params"] == best.params
     assert version.lineage["dataset"]["fingerprint"] == best.data_fingerprint == version.training_data_fingerprint
+    # the registered model was refit on every row; the trial's held-out metrics are recorded beside it
+    training = version.manifest["training"]
+    assert (training["refit"], training["n_fit"]) == (True, training["n_train"] + training["n_test"])
+    assert training["held_out_metrics"] == version.metrics == best.metrics
     assert len(best.data_fingerprint) == 64
     assert model.aliases.get(name="candidate").version == version
     assert experiment.registration == {"model": "solubility-hpo", "alias": "candidate", "version": 1,

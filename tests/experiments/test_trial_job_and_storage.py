@@ -59,3 +59,21 @@ def test_storage_url_from_database_settings():
     assert storage_url(sqlite) == "sqlite:////var/portal/portal.sqlite3"
     with pytest.raises(ValueError, match="PostgreSQL or SQLite"):
         storage_url({"ENGINE": "django.db.backends.mysql", "NAME": "x"})
+
+
+def test_a_job_whose_trial_is_finished_stops_and_reports_nothing(world, transactional_db, live_server, no_tasks):
+    """The real job against a live server, for a trial that was cancelled before it called in: its
+    token opens nothing (403), and the job ends with status 0 without reporting a failure."""
+    from experiments import trials
+
+    from .helpers import make_experiment, make_running_trial
+
+    trial, token = make_running_trial(make_experiment(world))
+    trials.finish(trial.pk, "cancelled", reason="experiment cancelled by amy")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "PORTAL_URL": live_server.url, "TRIAL_TOKEN": token}
+    out = subprocess.run([sys.executable, "-m", "experiments.trial_job"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"403 Trial {trial.pk} is cancelled: its token no longer opens any trial endpoint" in out.stderr
+    trial.refresh_from_db()
+    assert (trial.state, trial.reason) == ("cancelled", "experiment cancelled by amy")

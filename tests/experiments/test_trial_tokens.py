@@ -81,12 +81,25 @@ def test_trial_endpoints_take_no_personal_token_or_session(world, two_trials):
     assert world.browser("amy").get(url).status_code == 401
 
 
-def test_a_finished_trial_answers_409_and_stop(two_trials):
+ENDPOINTS = [("job", "get"), ("dataset", "get"), ("heartbeat", "post"), ("report", "post"), ("package", "put"),
+             ("complete", "post"), ("fail", "post")]  # fmt: skip
+
+
+@pytest.mark.parametrize("state", ["complete", "pruned", "failed", "cancelled"])
+def test_a_finished_trials_token_opens_nothing(two_trials, solubility_csv, state):
+    """However long the token has left, once its trial is finished every trial endpoint answers 403
+    (the dataset included), and nothing changes."""
+    from experiments import trials
+
     (trial, token), _ = two_trials
     client = client_with(token)
-    assert client.post(f"/api/trials/{trial.pk}/fail/", {"reason": "out of memory"}, format="json").status_code == 200
-    assert client.get(f"/api/trials/{trial.pk}/job/").status_code == 409
-    assert client.post(f"/api/trials/{trial.pk}/report/", {"step": 1, "value": 0.5}, format="json").status_code == 409
-    assert client.post(f"/api/trials/{trial.pk}/heartbeat/").json() == {"stop": True}
+    assert client.get(f"/api/trials/{trial.pk}/dataset/").status_code == 200  # while it runs
+    values = [0.5] if state == "complete" else None
+    trials.finish(trial.pk, state, reason=f"{state} by the test", values=values)
+    for action, method in ENDPOINTS:
+        body = {"metrics": {"rmse": 0.1}} if action == "complete" else {"step": 1, "value": 0.5, "reason": "x"}
+        response = getattr(client, method)(f"/api/trials/{trial.pk}/{action}/", body, format="json")
+        assert response.status_code == 403, (action, response.content)
+        assert f"is {state}: its token no longer opens any trial endpoint" in response.json()["error"]["message"]
     trial.refresh_from_db()
-    assert (trial.state, trial.reason) == ("failed", "out of memory")
+    assert (trial.state, trial.reason) == (state, f"{state} by the test")

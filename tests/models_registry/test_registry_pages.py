@@ -43,3 +43,37 @@ def test_user_text_is_escaped(world, alpha_model):
     assert "&lt;script&gt;" in page
     response = world.browser("amy").post("/models/alpha/solubility/versions/1/", {"smiles": "<img src=x onerror=1>"})
     assert "<img src=x onerror=1>" not in response.content.decode()
+
+
+def test_a_version_page_shows_its_lineage_as_people_read_it(world, regression_archive):
+    """A version an experiment registered: the experiment and the trial as links (the trial's row on
+    the experiment page), the dataset, how it was fitted, and the parameters as a table, with the
+    searched one marked; no Python dict on the page."""
+    from experiments import registration
+    from experiments.models import Trial
+    from models_registry import services
+    from tests.experiments.helpers import make_experiment
+
+    experiment = make_experiment(world, name="sol-hpo")
+    trial = Trial.objects.create(
+        experiment=experiment, number=3, state="complete", params={"n_estimators": 20}, values=[0.91], value=0.91,
+        data_fingerprint="f" * 64,
+    )  # fmt: skip
+    model = services.model_create(team=world.alpha, name="sol-hpo", task="regression", target_name="SOL")
+    with regression_archive.open("rb") as archive:
+        services.version_register_archive(
+            model=model, archive=archive, lineage=registration.lineage(experiment, trial), created_by=world.users["amy"]
+        )
+    page = world.browser("amy").get("/models/alpha/sol-hpo/versions/1/").content.decode()
+    lineage = page[page.index('data-testid="lineage"') : page.index("</section>", page.index('data-testid="lineage"'))]
+    assert f'<a href="/experiments/{experiment.pk}/">sol-hpo</a>' in lineage
+    assert f'best trial <a href="/experiments/{experiment.pk}/#trial-{trial.pk}">3</a>' in lineage
+    assert "rmse 0.91 (minimize)" in lineage
+    assert f"<code>teams/{world.alpha.pk}/datasets/solubility.csv</code>, target <code>SOL</code>" in lineage
+    assert "cleaned up, largest fragment kept (salts stripped), neutralised (the default options)" in lineage
+    assert "{" not in lineage  # nothing shown as a dict
+    params = page[page.index('data-testid="params"') :]
+    assert '<th scope="row">n_estimators</th><td><code>20</code> <span class="badge"' in params
+    assert '<th scope="row">max_depth</th><td><code>none</code></td>' in params  # trained with, not searched
+    experiment_page = world.browser("amy").get(f"/experiments/{experiment.pk}/").content.decode()
+    assert f'id="trial-{trial.pk}"' in experiment_page  # where the trial link lands

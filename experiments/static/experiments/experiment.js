@@ -28,6 +28,7 @@
     body.replaceChildren(...rows.map((row) => {
       const tr = document.createElement("tr");
       tr.dataset.trial = row.id;
+      tr.id = `trial-${row.id}`; // the registry's version page links here
       tr.appendChild(cell(row.number ?? "…"));
       tr.appendChild(cell(row.retry_of === null ? `${row.attempt}` : `${row.attempt} (retry of ${row.retry_of})`));
       const state = document.createElement("td");

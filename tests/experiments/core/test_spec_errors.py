@@ -434,6 +434,11 @@ OBJECTIVE_AND_BUDGET_CASES = [
     ("a boolean", spec_dict(budget={"max_trials": True}), {"budget.max_trials": "must be an integer (got true)"}),
     ("parallelism", spec_dict(parallelism=65), {"parallelism": "must be ≤ 64 (got 65)"}),
     ("retries", spec_dict(retries=6), {"retries": "must be ≤ 5 (got 6)"}),
+    (
+        "repeats",
+        spec_dict(repeat_identical_trials="yes"),
+        {"repeat_identical_trials": "must be true or false (got 'yes')"},
+    ),
     ("timeout", spec_dict(trial_timeout_seconds=0), {"trial_timeout_seconds": "must be ≥ 1 (got 0)"}),
     ("seed", spec_dict(seed=-1), {"seed": "must be ≥ 0 (got -1)"}),
 ]
@@ -607,7 +612,7 @@ WARM_START_AND_OTHER_CASES = [
             "serach_space": (
                 "unknown field (did you mean 'search_space'?); allowed: name, description, dataset, model, "
                 "search_space, objective, budget, parallelism, sampler, pruner, backend, trial_timeout_seconds, "
-                "retries, seed, warm_start, register"
+                "retries, seed, repeat_identical_trials, warm_start, register"
             )
         },
     ),

@@ -59,6 +59,7 @@ def test_a_minimal_spec_gets_every_default():
     assert out["trial_timeout_seconds"] == DEFAULT_TRIAL_TIMEOUT == 3600
     assert out["retries"] == 1
     assert out["seed"] == 0
+    assert out["repeat_identical_trials"] is False  # a repeat of a complete trial's parameters reuses its result
     assert "warm_start" not in out
     assert "register" not in out
     assert out["search_space"]["n_estimators"] == {"type": "int", "low": 100, "high": 500, "log": False, "step": 100}
