@@ -194,7 +194,7 @@ def trial_line(trial: dict[str, Any], metric: str) -> str:
         line += f", {metric} ~{trial['last_value']:.6g} at step {trial['last_step']}"
     if (seconds := _seconds(trial)) != "-":
         line += f", {seconds} s"
-    if trial["reason"] and trial["state"] != "complete":
+    if trial["reason"] and trial["state"] in ("failed", "cancelled"):
         line += f" ({' '.join(trial['reason'].split())[:200]})"
     return line
 
