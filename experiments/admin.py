@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Experiment, Trial
+from .models import Dataset, Experiment, Trial
 
 
 @admin.register(Experiment)
@@ -14,3 +14,10 @@ class ExperimentAdmin(admin.ModelAdmin):
 class TrialAdmin(admin.ModelAdmin):
     list_display = ["experiment", "number", "attempt", "state", "value", "finished_at"]
     list_filter = ["state"]
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "format", "size_bytes", "created_at"]
+    list_filter = ["team"]
+    readonly_fields = ["path", "size_bytes", "format", "compressed", "columns", "created_at"]

@@ -7,8 +7,13 @@
     python -m experiments.cli pause 12 | resume 12 | cancel 12
 
 The portal and your personal API token come from PORTAL_URL and PORTAL_TOKEN (or --url/--token).
+With --wait, the experiment's page is printed at once, then each trial as it finishes (number, state,
+value, seconds) and the progress whenever it changes, until the experiment ends.
 Exit status: 0 done (with --wait: the experiment succeeded), 1 it failed or was cancelled or the
-portal refused, 2 bad usage or an invalid spec (each problem printed with its field).
+portal refused, 2 bad usage, a spec file that cannot be read, or an invalid spec (one line per
+problem, with its field).
+
+Needs only the standard library and `requests` (pinned in requirements/base.txt).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import requests
 from .client import PortalClient, PortalError
 
 FINISHED = ("succeeded", "failed", "cancelled")
+TRIAL_FINISHED = ("complete", "pruned", "failed", "cancelled")
+REQUEST_FIELDS = ("team",)  # problems with the request rather than the spec
 ACTIONS = {
     "pause": "pause an experiment: running trials finish, no new ones start",
     "resume": "resume a paused experiment",
@@ -129,32 +136,89 @@ def pick_team(client: PortalClient, team: str | None) -> str:
     return teams[0]
 
 
+class SpecFileError(Exception):
+    """The spec file cannot be read; the message is one line naming the file."""
+
+
+def read_spec(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SpecFileError(f"{path}: is a directory, not a spec file") from None
+    except UnicodeDecodeError as exc:
+        raise SpecFileError(f"{path}: not UTF-8 text (byte {exc.start}); a spec is YAML or JSON text") from None
+    except OSError as exc:
+        raise SpecFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+
+
+def refusal_lines(spec_path: str, exc: PortalError) -> list[str]:
+    """One line per problem of a refused spec, each with its field (`search_space.x.low: …`)."""
+    lines = []
+    for field, messages in exc.fields.items():
+        where = "error" if field in REQUEST_FIELDS else spec_path
+        lines += [f"{where}: {field}: {' '.join(str(message).split())}" for message in messages]
+    return lines or [f"{spec_path}: {exc.message}"]
+
+
 def launch(client: PortalClient, args: argparse.Namespace) -> int:
-    text = Path(args.spec).read_text()
+    try:
+        text = read_spec(args.spec)
+    except SpecFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     body = {"team": pick_team(client, args.team), "spec_yaml": text}
     try:
         experiment = client.post("/api/experiments/", body)
     except PortalError as exc:
         if exc.status == 400:
-            print(f"{args.spec}: the spec was refused", file=sys.stderr)
-            for field, messages in exc.fields.items():
-                for message in messages:
-                    print(f"  {field}: {message}", file=sys.stderr)
+            print("\n".join(refusal_lines(args.spec, exc)), file=sys.stderr)
             return 2
         raise
     print(f"experiment {experiment['id']} {experiment['name']}: {experiment['status']}", flush=True)
     return wait(client, experiment["id"], args.interval) if args.wait else 0
 
 
+def page_url(client: PortalClient, experiment_id: int) -> str:
+    return client.url(f"/experiments/{experiment_id}/")
+
+
+def trial_line(trial: dict[str, Any], metric: str) -> str:
+    """A finished trial: number (and attempt), state, value (~ the last intermediate one), seconds."""
+    attempt = f" (attempt {trial['attempt']})" if trial["attempt"] > 1 else ""
+    line = f"trial {trial['number'] if trial['number'] is not None else '-'}{attempt}: {trial['state']}"
+    if trial["values"]:
+        line += f", {metric} {trial['values'][0]:.6g}"
+    elif trial["last_value"] is not None:
+        line += f", {metric} ~{trial['last_value']:.6g} at step {trial['last_step']}"
+    if (seconds := _seconds(trial)) != "-":
+        line += f", {seconds} s"
+    if trial["reason"] and trial["state"] in ("failed", "cancelled"):
+        line += f" ({' '.join(trial['reason'].split())[:200]})"
+    return line
+
+
 def wait(client: PortalClient, experiment_id: int, interval: float) -> int:
-    """Print progress whenever it changes until the experiment ends."""
-    start, last = time.monotonic(), ""
+    """Print the experiment's page at once, then each trial as it finishes and the progress whenever
+    it changes, until the experiment ends."""
+    print(page_url(client, experiment_id), flush=True)
+    start, last, reported = time.monotonic(), "", set()
+
+    def say(text: str) -> None:
+        elapsed = int(time.monotonic() - start)
+        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", flush=True)
+
     while True:
         experiment = client.get(f"/api/experiments/{experiment_id}/")
+        metric = experiment["spec"]["objective"][0]["metric"]
+        for trial in fetch_all(client, f"/api/experiments/{experiment_id}/trials/", {}):
+            if trial["state"] in TRIAL_FINISHED and trial["id"] not in reported:
+                reported.add(trial["id"])
+                say(trial_line(trial, metric))
         line = describe(experiment)
         if line != last:
-            elapsed = int(time.monotonic() - start)
-            print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {line}", flush=True)
+            say(line)
             last = line
         if experiment["status"] in FINISHED and experiment.get("finalised_at"):
             show(experiment)
@@ -171,14 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("spec")
     run.add_argument("--team", help="team slug (default: your only team)")
     run.add_argument("--wait", action="store_true", help="print progress until it ends")
-    run.add_argument("--interval", type=float, default=5.0, help="seconds between progress checks")
+    run.add_argument("--interval", type=float, default=3.0, help="seconds between progress checks")
     listing = commands.add_parser("list", help="the experiments of your teams, newest first")
     listing.add_argument("--status", help="only those in this status (queued, running, paused, succeeded...)")
     listing.add_argument("--team", help="only this team's (slug)")
     status = commands.add_parser("status", help="show an experiment")
     status.add_argument("id", type=int)
     status.add_argument("--wait", action="store_true", help="print progress until it ends")
-    status.add_argument("--interval", type=float, default=5.0, help="seconds between progress checks")
+    status.add_argument("--interval", type=float, default=3.0, help="seconds between progress checks")
     trials = commands.add_parser("trials", help="an experiment's trials, retries included")
     trials.add_argument("id", type=int)
     trials.add_argument("--state", help="only trials in this state (running, complete, pruned, failed...)")
@@ -212,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     except (requests.ConnectionError, requests.Timeout) as exc:
         print(f"error: cannot reach the portal at {args.url}: {type(exc).__name__}", file=sys.stderr)
         return 1
+    except requests.RequestException as exc:  # e.g. a PORTAL_URL without http://
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted (the experiment goes on in the portal)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

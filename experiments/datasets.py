@@ -32,6 +32,8 @@ from portal.teams.storage_keys import file_key_problem, team_prefix
 from screening import selectors as libraries
 from screening.models import Library
 
+from .models import Dataset
+
 HEADER = ("smiles", "target")
 CHUNK_ROWS = 2000
 CHECK_RECORDS = 200
@@ -62,7 +64,7 @@ def check_source(team: Team, dataset: dict[str, Any]) -> None:
     else:
         key = location_key(team, dataset["location"])
         if not default_storage.exists(key):
-            raise ValidationError({"dataset.location": f"nothing is stored at {key!r}"})
+            raise ValidationError({"dataset.location": _missing_file(team, key)})
         try:
             sample = [props for _, props in islice(_file_records(key, dataset.get("smiles_column")), CHECK_RECORDS)]
         except LibraryFormatError as exc:
@@ -72,6 +74,16 @@ def check_source(team: Team, dataset: dict[str, Any]) -> None:
         raise ValidationError(
             {"dataset.target": f"no record has {target!r}; available: {', '.join(available) or 'no properties'}"}
         )
+
+
+def _missing_file(team: Team, key: str) -> str:
+    """Why a location is refused, and how to put a file there."""
+    uploaded = list(Dataset.objects.filter(team=team).order_by("name").values_list("name", flat=True)[:20])
+    known = ", ".join(f"{Dataset.FOLDER}{name}" for name in uploaded) or "none yet"
+    return (
+        f"nothing is stored at {key!r}: upload the file first (POST /api/datasets/, or Datasets on the "
+        f"Experiments page) and give its location, {Dataset.FOLDER}<file name>; the team's datasets: {known}"
+    )
 
 
 def source_of(team: Team, dataset: dict[str, Any]) -> dict[str, Any]:

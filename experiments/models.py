@@ -133,3 +133,37 @@ class Trial(models.Model):
     def has_job(self) -> bool:
         """A job was submitted for this trial (its handle is known)."""
         return bool(self.job_handle) and self.job_handle != self.JOB_SUBMITTING
+
+
+class Dataset(TeamOwned):
+    """A training data file uploaded into the team's storage folder (`teams/<id>/datasets/<name>`),
+    named in a spec as `dataset.location: datasets/<name>`. What its first records showed is kept, so
+    people can see which columns a `target` may name before launching."""
+
+    FOLDER = "datasets/"
+
+    name = models.CharField(max_length=200, help_text="The file's safe name; unique in the team.")
+    path = models.CharField(max_length=500, help_text="The storage key.")
+    size_bytes = models.BigIntegerField()
+    format = models.CharField(max_length=10)
+    compressed = models.BooleanField(default=False)
+    smiles_column = models.CharField(max_length=200, blank=True)
+    columns = models.JSONField(default=list, blank=True, help_text="Property columns of the first records.")
+    sampled_records = models.PositiveIntegerField(default=0, help_text="Records read to check the file.")
+    sampled_invalid = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="dataset_unique_name_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pk})"
+
+    @property
+    def location(self) -> str:
+        """What a spec's `dataset.location` gives for this file."""
+        return f"{self.FOLDER}{self.name}"

@@ -1,5 +1,6 @@
 """Writes people make: create an experiment (checked against the team's data and registry), pause,
-resume and cancel it. Work is queued only after the transaction commits."""
+resume and cancel it; upload and delete a dataset file. Work is queued only after the transaction
+commits."""
 
 from __future__ import annotations
 
@@ -8,20 +9,26 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from models_registry.models import RegisteredModel
 from portal.teams.models import Team
 
-from . import datasets, launcher
+from . import dataset_files, datasets, launcher
 from .core.spec import ExperimentSpec
-from .models import Experiment
+from .models import Dataset, Experiment
 from .trials import queue_step
 
 
 class ExperimentConflict(Exception):
     """The experiment's status does not allow the action (HTTP 409)."""
+
+
+class DatasetInUse(Exception):
+    """An active experiment trains on the dataset (HTTP 409)."""
 
 
 def experiment_create(
@@ -105,3 +112,58 @@ def experiment_cancel(*, experiment: Experiment, user: AbstractBaseUser | None =
         current.save(update_fields=["status", "status_reason", "finished_at"])
         launcher.queue_finalise(current.pk)
     return current
+
+
+def dataset_create(
+    *,
+    team: Team,
+    upload: File,
+    filename: str,
+    name: str = "",
+    smiles_column: str | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> Dataset:
+    """Check an uploaded data file on its first records and store it at `teams/<id>/datasets/<name>`
+    (`name` defaults to the file's own, made safe). `ValidationError`s name the field (`file`, `name`)."""
+    dataset_files.check_size(upload.size)
+    safe = dataset_files.safe_name(name or filename)
+    if Dataset.objects.filter(team=team, name=safe).exists():
+        message = f"team {team.slug!r} already has a dataset {safe!r}; delete it or give another name"
+        raise ValidationError({"name": message})
+    check = dataset_files.check_file(upload, filename=safe, smiles_column=smiles_column)
+    try:
+        with transaction.atomic():
+            dataset = Dataset.objects.create(
+                team=team,
+                name=safe,
+                path=dataset_files.dataset_key(team, safe),
+                size_bytes=upload.size,
+                format=check.format,
+                compressed=check.compressed,
+                smiles_column=smiles_column or check.smiles_column or "",
+                columns=check.columns,
+                sampled_records=check.records,
+                sampled_invalid=check.invalid,
+                created_by=created_by,
+            )
+            dataset_files.store(team, safe, upload)
+    except IntegrityError:  # the same name uploaded at the same moment
+        raise ValidationError({"name": f"team {team.slug!r} already has a dataset {safe!r}"}) from None
+    return dataset
+
+
+def dataset_delete(*, dataset: Dataset) -> None:
+    """Delete the record and, once that is committed, the file. Refused (`DatasetInUse`) while an
+    active experiment trains on it."""
+    users = Experiment.objects.filter(
+        team=dataset.team,
+        status__in=Experiment.ACTIVE,
+        spec__dataset__location__in=[dataset.location, dataset.path],
+    ).values_list("pk", flat=True)
+    if users:
+        ids = ", ".join(str(pk) for pk in users)
+        raise DatasetInUse(f"experiment {ids} is training on {dataset.location}; cancel it or wait until it ends")
+    path = dataset.path
+    with transaction.atomic():
+        dataset.delete()
+        transaction.on_commit(lambda: default_storage.delete(path))

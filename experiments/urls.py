@@ -4,6 +4,8 @@ from . import views
 
 urlpatterns = [
     path("", views.experiment_list, name="experiments"),
+    path("datasets/", views.dataset_upload, name="dataset-upload"),
+    path("datasets/<int:dataset_id>/delete/", views.dataset_delete, name="dataset-delete"),
     path("plotly-<str:version>.min.js", views.plotly_js, name="plotly-js"),
     path("<int:experiment_id>/", views.experiment_detail, name="experiment-detail"),
     path("<int:experiment_id>/figures/", views.experiment_figures, name="experiment-figures"),

@@ -1,5 +1,6 @@
-"""Experiment pages: the list with a launch form, and one experiment live (trial table, best trial,
-Optuna's optimisation-history and parameter-importance figures), its trials' logs and its summary."""
+"""Experiment pages: the list with a launch form and the teams' datasets (upload, delete), and one
+experiment live (trial table, best trial, Optuna's optimisation-history and parameter-importance
+figures), its trials' logs and its summary."""
 
 from __future__ import annotations
 
@@ -22,10 +23,18 @@ from portal.teams.selectors import get_scoped_or_404, scoped
 from . import jobs, selectors, services, studies, summary
 from .api.serializers import ExperimentSerializer
 from .core.spec import SpecError, parse_spec
-from .forms import ExperimentForm
-from .models import Experiment, Trial
+from .forms import DatasetUploadForm, ExperimentForm
+from .models import Dataset, Experiment, Trial
 
 TRIAL_ROWS = 500
+
+
+def _list_page(request: HttpRequest, form: ExperimentForm, dataset_form: DatasetUploadForm) -> HttpResponse:
+    experiments = list(scoped(Experiment.objects.select_related("team", "created_by"), request.user)[:200])
+    rows = [{"experiment": e, "progress": selectors.progress(e)} for e in experiments]
+    datasets = scoped(Dataset.objects.select_related("team"), request.user)
+    context = {"form": form, "rows": rows, "dataset_form": dataset_form, "datasets": datasets}
+    return render(request, "experiments/experiment_list.html", context)
 
 
 def experiment_list(request: HttpRequest) -> HttpResponse:
@@ -45,9 +54,40 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Experiment “{experiment.name}” launched.")
             return redirect("experiment-detail", experiment.pk)
-    experiments = list(scoped(Experiment.objects.select_related("team", "created_by"), request.user)[:200])
-    rows = [{"experiment": e, "progress": selectors.progress(e)} for e in experiments]
-    return render(request, "experiments/experiment_list.html", {"form": form, "rows": rows})
+    return _list_page(request, form, DatasetUploadForm(user=request.user))
+
+
+@require_POST
+def dataset_upload(request: HttpRequest) -> HttpResponse:
+    form = DatasetUploadForm(request.POST, request.FILES, user=request.user)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            dataset = services.dataset_create(
+                team=form.cleaned_data["team"], upload=upload, filename=upload.name,
+                name=form.cleaned_data["name"], created_by=request.user,
+            )  # fmt: skip
+        except ValidationError as exc:
+            for field, problems in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            columns = ", ".join(dataset.columns) or "none"
+            message = f"Dataset stored: name it in a spec as dataset.location: {dataset.location} (columns: {columns})."
+            messages.success(request, message)
+            return redirect("experiments")
+    return _list_page(request, ExperimentForm(user=request.user), form)
+
+
+@require_POST
+def dataset_delete(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    dataset = get_scoped_or_404(Dataset.objects.select_related("team"), request.user, pk=dataset_id)
+    try:
+        services.dataset_delete(dataset=dataset)
+    except services.DatasetInUse as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Dataset {dataset.location} deleted.")
+    return redirect("experiments")
 
 
 def _get(request: HttpRequest, experiment_id: int) -> Experiment:

@@ -3,6 +3,7 @@ live, Optuna's figures are drawn, the best model is registered and the summary i
 Celery worker, trials as local processes reporting over HTTP, real Chromium)."""
 
 import io
+from pathlib import Path
 
 import datamol
 import pytest
@@ -10,7 +11,7 @@ import yaml
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from experiments.models import Experiment
+from experiments.models import Dataset, Experiment
 
 from .test_libraries import sign_in
 
@@ -75,3 +76,27 @@ def test_launch_and_watch_an_experiment(page, live_server, celery_worker_process
     log = page.request.get(f"{live_server.url}{log_url}")  # with the signed-in session's cookies
     assert log.status == 200
     assert ", attempt 1): {" in log.text()  # the job printed its trial and parameters
+
+
+def test_upload_a_dataset_beside_the_launch_form(page, live_server, world):
+    """The page's upload control stores the file and lists the location a spec gives; delete removes it."""
+    filename = "egfr_pic50.csv"
+    data = Path(__file__).resolve().parents[2] / "experiments" / "examples" / "data" / filename
+    sign_in(page, live_server)
+    page.click("nav.mainnav >> text=Experiments")
+    form = page.locator("[data-testid=dataset-form]")
+    assert "No datasets yet." in page.inner_text("[data-testid=dataset-table]")
+    form.locator("select").select_option(str(world.alpha.pk))
+    form.locator("input[type=file]").set_input_files(str(data))
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("[data-testid=dataset-table] tr[data-dataset]")
+    assert f"dataset.location: datasets/{filename}" in page.inner_text(".messages")
+    row = page.inner_text("[data-testid=dataset-table] tr[data-dataset]")
+    assert f"datasets/{filename}" in row
+    assert "pIC50" in row
+    dataset = Dataset.objects.get()
+    assert (dataset.team, dataset.path) == (world.alpha, f"teams/{world.alpha.pk}/datasets/{filename}")
+
+    page.click("[data-testid=dataset-table] tr[data-dataset] button")
+    page.wait_for_selector("text=No datasets yet.")
+    assert not Dataset.objects.exists()

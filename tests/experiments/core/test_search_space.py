@@ -103,9 +103,9 @@ def test_list_choices_are_lists_for_the_trainer_and_json_text_for_optuna():
 def test_suggested_values_respect_type_step_and_range():
     spec = parse_spec((EXAMPLES / "egfr-rf.yaml").read_text())
     for params in run(spec, 30):
-        assert params["n_estimators"] in range(100, 1001, 100)
+        assert params["n_estimators"] in range(50, 301, 50)
         assert 1 <= params["min_samples_leaf"] <= 16
-        assert params["max_features"] in ("sqrt", "log2", 0.2, 0.5, 1.0)
+        assert params["max_features"] in ("sqrt", "log2", 0.1)
         assert ("max_samples" in params) == (params["bootstrap"] is True)
 
 
