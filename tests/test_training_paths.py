@@ -20,6 +20,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 from django.core.files.base import ContentFile
@@ -140,11 +141,12 @@ def campaign_scores(portal: Portal, library_id: int, models: list[str]) -> dict[
     campaign = wait(lambda: Campaign.objects.filter(pk=campaign_id).exclude(status__in=Campaign.ACTIVE).first(),
                     f"campaign {campaign_id}")  # fmt: skip
     assert campaign.status == Campaign.Status.SUCCEEDED, campaign.error
-    text = portal.call("GET", f"/api/campaigns/{campaign_id}/download/?set=all&file_format=csv").text
-    rows = list(csv.DictReader(io.StringIO(text)))
+    # Parquet keeps the raw scores (CSV and SDF round them for people).
+    body = portal.call("GET", f"/api/campaigns/{campaign_id}/download/?set=all&file_format=parquet").content
+    rows = pq.read_table(io.BytesIO(body)).to_pylist()
     assert len(rows) == len(query_rows())
     assert {row["status"] for row in rows} == {"scored"}, rows
-    return {name: {row["name"]: float(row[f"{name} v1 score"]) for row in rows} for name in models}
+    return {name: {row["name"]: row[f"{name} v1 score"] for row in rows} for name in models}
 
 
 def test_every_training_path_gives_one_prediction_per_compound_everywhere(

@@ -159,14 +159,15 @@ def test_an_ingest_whose_database_connection_is_terminated_recovers(celery_worke
 @contextlib.contextmanager
 def broker_refusing_connections():
     """Point this process's Celery app at a port where nothing listens (a broker that is down)."""
-    saved = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    # Both URLs: sends use the write URL, which another test may have left set explicitly.
+    saved = app.conf.broker_url, app.conf.broker_write_url
+    app.conf.broker_url = app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
     app._pool = None  # connection pools are made from the URL on first use
     app.amqp._producer_pool = None
     try:
         yield
     finally:
-        app.conf.broker_url = saved
+        app.conf.broker_url, app.conf.broker_write_url = saved
         app._pool = None
         app.amqp._producer_pool = None
 
