@@ -3,11 +3,12 @@
 A step is safe to run any number of times, by any worker, at once: the decision — whether the
 budget is spent, how many trials to start — is taken under the experiment's row lock, which
 reserves trial rows (so two workers never over-launch); the reserved rows then get their
-parameters from Optuna and their jobs outside that lock (see `studies` for why). A row proposed
-with a complete trial's parameters takes that trial's result and gets no job (`reuse_result`),
-unless the spec asks for repeats; then jobs are submitted first, overlapping the sampling. Steps
-are queued after each finished trial and by the periodic reconcile, which also picks up rows a
-crashed worker left half-done.
+jobs and then their parameters from Optuna outside that lock (see `studies` for why): a job takes a
+while to start, and asking Optuna meanwhile hides one behind the other. A row proposed with a
+complete trial's parameters takes that trial's result instead of training (`reuse_result`: its
+job, which was waiting for its parameters, is stopped), unless the spec asks for repeats. Steps are
+queued after each finished trial and by the periodic reconcile, which also picks up rows a crashed
+worker left half-done.
 
 With Redis, a step task stays on as the experiment's driver (`drive`) while trials keep finishing:
 each finished trial wakes it at once (`wakeups`), and it steps again with the study still loaded —
@@ -167,11 +168,9 @@ def step(experiment_id: int, loaded: Loaded | None = None) -> str:
             trials.tell_pending(experiment)
             return "ended"
         reserved += len(plan.reserved)
-        if spec.repeat_identical_trials:
-            # Jobs first, then their parameters: a job takes a while to start (a process, a
-            # container), and asking Optuna meanwhile hides one behind the other; its first call
-            # waits for them if need be.
-            submitted += submit_pending(experiment_id, spec)
+        # Jobs first, then their parameters: a job takes a while to start (a process, a container),
+        # and asking Optuna meanwhile hides one behind the other; its first call waits for them.
+        submitted += submit_pending(experiment_id)
         # Optuna must know every finished trial before it is asked: whoever finished one is telling
         # it meanwhile (given a moment), and one a crash kept from being told is told here.
         trials.tell_pending(experiment, grace_seconds=TELL_GRACE_SECONDS)
@@ -183,10 +182,6 @@ def step(experiment_id: int, loaded: Loaded | None = None) -> str:
                 logger.exception("experiment %s: asking Optuna for a trial failed", experiment_id)
                 end_experiment(experiment_id, Experiment.Status.FAILED, f"the sampler failed: {exc}")
                 return "failed"
-        if not spec.repeat_identical_trials:
-            # Parameters first, then jobs: a trial given a complete trial's parameters took its
-            # result in `fill` and needs none.
-            submitted += submit_pending(experiment_id, spec)
         reused += newly_reused
         if not newly_reused:
             return f"{STEPPED} {reserved}, submitted {submitted}" + (f", reused {reused}" if reused else "")
@@ -305,7 +300,7 @@ def fill(trial_id: int, study, spec: ExperimentSpec) -> bool:
     """Give a reserved trial row its Optuna trial: a new ask, or a copy of the failed trial it retries.
 
     True when the ask proposed the parameters of a complete trial and, the spec not asking for
-    repeats, the row took that trial's result instead of a job (`reuse_result`).
+    repeats, the row took that trial's result instead of training (`reuse_result`).
     """
     trial = Trial.objects.select_related("retry_of").filter(pk=trial_id).first()
     if trial is None or trial.state not in Trial.ACTIVE or trial.optuna_trial_id is not None:
@@ -316,45 +311,47 @@ def fill(trial_id: int, study, spec: ExperimentSpec) -> bool:
     else:
         asked = studies.ask(study)
         number, optuna_id, params = asked.number, asked._trial_id, suggest(asked, spec)
-    recorded = Trial.objects.filter(pk=trial_id, state__in=Trial.ACTIVE, optuna_trial_id__isnull=True).update(
-        number=number, optuna_trial_id=optuna_id, params=params
-    )
+    source = None if trial.retry_of is not None or spec.repeat_identical_trials else same_params_as(trial, params)
+    # The parameters and the reuse are committed together: a job waiting for its parameters never
+    # sees them without seeing its trial complete, so it never trains a reused trial.
+    with transaction.atomic():
+        recorded = Trial.objects.filter(pk=trial_id, state__in=Trial.ACTIVE, optuna_trial_id__isnull=True).update(
+            number=number, optuna_trial_id=optuna_id, params=params
+        )
+        reused = bool(recorded) and source is not None and reuse_result(trial_id, source)
     if not recorded:  # finished, or filled by another worker meanwhile: this Optuna trial is not used
         studies.tell(study, number, Trial.State.CANCELLED, None)
-        return False
-    if trial.retry_of is not None or spec.repeat_identical_trials:
-        return False
-    return reuse_result(trial_id, params)
+    return reused
 
 
-def reuse_result(trial_id: int, params: dict) -> bool:
-    """Complete a pending trial (no job yet) with the result of the first complete trial of its
-    experiment that had the same parameters, and tell Optuna the same values; True when it did."""
-    trial = Trial.objects.only("experiment_id").get(pk=trial_id)
+def same_params_as(trial: Trial, params: dict) -> Trial | None:
+    """The first complete trial of the experiment (not itself a reuse) that had these parameters."""
     candidates = (
         Trial.objects.filter(experiment_id=trial.experiment_id, state=Trial.State.COMPLETE, reused_from=None)
-        .exclude(pk=trial_id)
+        .exclude(pk=trial.pk)
         .only("pk", "number", "params", "values", "metrics")
         .order_by("pk")
     )
     # compared in Python: JSON equality differs between databases, and an experiment has few trials
-    source = next((c for c in candidates if c.params == params), None)
-    if source is None:
-        return False
-    reason = f"same parameters as trial {source.number}: its result is reused (no job run)"
+    return next((c for c in candidates if c.params == params), None)
+
+
+def reuse_result(trial_id: int, source: Trial) -> bool:
+    """Complete a trial that has not trained yet (its job, if one was started, is still waiting for
+    its parameters) with `source`'s result, and tell Optuna the same values; True when it did. The
+    job is stopped after the commit (`reconcile.stop_jobs`); its token opens nothing any more."""
+    reason = f"same parameters as trial {source.number}: its result is reused (not trained again)"
     done = trials.finish(
         trial_id, Trial.State.COMPLETE, reason=reason, values=source.values, metrics=source.metrics,
-        from_states=(Trial.State.PENDING,), reused_from=source, queue_next=False,
+        from_states=Trial.ACTIVE, reused_from=source, queue_next=False,
     )  # fmt: skip
+    if done is not None and done.job_handle:
+        queueing.try_send_after_commit(STOP_JOBS_TASK, done.experiment_id)  # else the reconcile stops it
     return done is not None
 
 
-def submit_pending(experiment_id: int, spec: ExperimentSpec) -> int:
-    """Submit the jobs of the experiment's pending trials; unless the spec asks for repeats, only of
-    those with their parameters (one without may yet reuse a result: see `fill`)."""
+def submit_pending(experiment_id: int) -> int:
     pending = Trial.objects.filter(experiment_id=experiment_id, state=Trial.State.PENDING, job_handle="")
-    if not spec.repeat_identical_trials:
-        pending = pending.exclude(optuna_trial_id=None)
     return sum(submit(trial_id) for trial_id in list(pending.values_list("pk", flat=True)))
 
 
@@ -365,8 +362,7 @@ def submit(trial_id: int) -> bool:
     is claimed (`Trial.JOB_SUBMITTING`, which keeps any other worker from submitting it) and its
     token's nonce committed; the job is submitted with no lock held; then the trial records the
     handle and runs. The job's first call waits for that, and for the parameters, which may come a
-    moment later (`fill`, when the spec allows repeats). A trial cancelled meanwhile has its new job
-    stopped.
+    moment later (`fill`). A trial cancelled meanwhile has its new job stopped.
     """
     with transaction.atomic():
         trial = (

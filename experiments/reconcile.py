@@ -192,12 +192,13 @@ def sweep_orphans(experiment: Experiment) -> None:
 
 
 def stop_jobs(experiment_id: int) -> int:
-    """Terminate the jobs of an experiment's cancelled and failed trials, then collect their logs."""
+    """Terminate the jobs of an experiment's cancelled and failed trials, and of trials that took an
+    earlier trial's result instead of training, then collect their logs."""
     stopped = 0
     open_trials = Trial.objects.filter(
+        Q(state__in=[Trial.State.CANCELLED, Trial.State.FAILED]) | Q(reused_from__isnull=False),
         experiment_id=experiment_id,
         job_open=True,
-        state__in=[Trial.State.CANCELLED, Trial.State.FAILED],
     ).exclude(job_handle="")
     for trial in open_trials.select_related("experiment__team"):
         jobs.cancel(trial, reason=trial.reason or "trial stopped")

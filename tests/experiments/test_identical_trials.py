@@ -1,12 +1,13 @@
 """A trial Optuna proposes with the parameters of a complete trial takes that trial's result: it is
-complete at once, says which trial it reused, starts no job, and Optuna is told the same value —
-unless the spec asks for repeats. Real local jobs (processes that only sleep), completed through
-the trial API with each job's own token."""
+complete at once, says which trial it reused, its job (started while Optuna was asked) is stopped
+before it trains, and Optuna is told the same value — unless the spec asks for repeats. Real local
+jobs (processes that only sleep), completed through the trial API with each job's own token."""
 
 from optuna.trial import TrialState
 from rest_framework.test import APIClient
 
-from experiments import launcher, studies
+from compute import get_backend
+from experiments import launcher, reconcile, studies
 from experiments.models import Experiment, Trial
 
 from .helpers import make_experiment, stored_token
@@ -36,10 +37,13 @@ def run_to_the_end(experiment: Experiment, steps: int = 40) -> str:
     raise AssertionError(f"not ended after {steps} steps: {outcome}")
 
 
-def test_a_repeat_of_a_complete_trials_parameters_reuses_its_result(world, local_jobs, no_tasks):
+def test_a_repeat_of_a_complete_trials_parameters_reuses_its_result(
+    world, local_jobs, no_tasks, django_capture_on_commit_callbacks
+):
     experiment = make_experiment(world, search_space=TWO_CHOICES, budget={"max_trials": 6}, parallelism=1,
                                  sampler={"type": "random", "seed": 5})  # fmt: skip
-    assert run_to_the_end(experiment) == "ended"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_to_the_end(experiment) == "ended"
     experiment.refresh_from_db()
     trials = list(experiment.trials.order_by("number"))
     assert [t.state for t in trials] == ["complete"] * 6
@@ -48,14 +52,20 @@ def test_a_repeat_of_a_complete_trials_parameters_reuses_its_result(world, local
     assert sorted(t.params["n_estimators"] for t in ran) == [10, 20]  # each parameter set trained once
     assert len(reused) == 4
     assert all(t.job_handle for t in ran)
-    assert experiment.trials.exclude(job_handle="").count() == 2  # two jobs in all
     study = studies.light_study(experiment)
     for trial in reused:
         source = trial.reused_from
         assert source.params == trial.params
         assert (trial.values, trial.metrics) == (source.values, source.metrics)
-        assert trial.reason == f"same parameters as trial {source.number}: its result is reused (no job run)"
-        assert (trial.job_handle, trial.submitted_at, trial.token_nonce, trial.told) == ("", None, "", True)
+        assert trial.reason == f"same parameters as trial {source.number}: its result is reused (not trained again)"
+        assert trial.told
+        assert ("experiments.tasks.experiment_stop_jobs", (experiment.pk,)) in no_tasks
+        if trial.job_handle:  # the job waiting for these parameters is stopped, and its token opens nothing
+            assert reconcile.stop_jobs(experiment.pk) >= 0
+            assert get_backend("local").status([trial.job_handle])[trial.job_handle].state.terminal
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {stored_token(trial)}")
+            assert client.get(f"/api/trials/{trial.pk}/job/").status_code == 403
         frozen = study.trials[trial.number]
         assert (frozen.state, frozen.value, frozen.params) == (TrialState.COMPLETE, source.value, source.params)
     assert experiment.status_reason == (
