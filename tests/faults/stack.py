@@ -111,6 +111,8 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.redis = Redis(free_port(), self.workdir / "redis.log")
+        self.metrics_dir = self.workdir / "metrics"
+        self.metrics_dir.mkdir(exist_ok=True)
 
     @property
     def url(self) -> str:
@@ -131,7 +133,7 @@ class Stack:
             "TRIAL_PORTAL_URL": self.url,
             "MODEL_CACHE_DIR": str(self.workdir / "model-cache"),
             "COMPUTE_LOCAL_DIR": str(self.workdir / "jobs"),
-            "PROMETHEUS_MULTIPROC_DIR": "",
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             "LOG_FORMAT": "text",
             "LOG_LEVEL": "INFO",
             **DRILL_SETTINGS,
