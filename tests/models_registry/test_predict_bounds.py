@@ -199,9 +199,29 @@ def test_the_docs_list_the_bounds():
 
 
 def _nginx_timeouts(conf: str, name: str) -> list[int]:
+    """The values of `name` outside the upload locations (which wait longer: see the next test)."""
+    conf = re.sub(r"location ~ [^{]*\(libraries\|[^{]*\{[^}]*\}", "", conf)
     values = re.findall(rf"^\s*{name}\s+(\d+)(s?)\s*;", conf, re.M)
     assert values, f"docker/nginx.conf sets no {name}"
     return [int(number) for number, _ in values]
+
+
+def test_uploads_may_take_longer_than_other_requests_and_the_ingress_agrees():
+    """Every upload endpoint (API and pages) sits in a location that waits longer for the answer, and
+    the Kubernetes ingress waits as long."""
+    conf = (ROOT / "docker" / "nginx.conf").read_text()
+    uploads = re.findall(r"location ~ (\S+) \{([^}]*)\}", conf)
+    waits = {int(m) for _, body in uploads for m in re.findall(r"proxy_read_timeout (\d+)s;", body)}
+    assert len(uploads) == 2, uploads
+    assert len(waits) == 1, waits
+    (wait,) = waits
+    assert wait >= 600
+    paths = ["/api/libraries/", "/api/datasets/", "/api/models/egfr-pic50/versions/", "/api/trials/12/package/",
+             "/libraries/", "/experiments/datasets/"]  # fmt: skip
+    assert all(any(re.match(pattern, path) for pattern, _ in uploads) for path in paths)
+    assert not any(re.match(pattern, "/api/models/egfr-pic50/versions/3/predict") for pattern, _ in uploads)
+    ingress = (ROOT / "k8s" / "portal" / "base" / "web-ingress.yaml").read_text()
+    assert f'nginx.ingress.kubernetes.io/proxy-read-timeout: "{wait}"' in ingress
 
 
 def test_gunicorn_and_nginx_timeouts_agree_and_leave_room_past_the_predict_budget(monkeypatch, settings):
