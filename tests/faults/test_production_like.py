@@ -87,7 +87,7 @@ def result_rows(campaign: Campaign) -> list[dict]:
 def test_every_piece_of_work_completes_through_the_faults(stack, world, regression_archive):
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {world.tokens['alice']}"
-    figures: dict[str, float] = {}
+    figures: dict[str, object] = {}
 
     # -- ingest: Redis killed and a whole worker SIGKILLed while a library is being read ------------
     with NCI.open("rb") as handle:
@@ -158,6 +158,10 @@ def test_every_piece_of_work_completes_through_the_faults(stack, world, regressi
         timeout=600, message="the experiment to finish",
     )  # fmt: skip
     figures["experiment: fault → succeeded (s)"] = round(time.monotonic() - fault, 1)
+    figures["experiment: trials"] = [
+        f"{t.number} {t.state} {(t.finished_at - experiment.started_at).total_seconds():.0f}s {t.reason[:80]}"
+        for t in experiment.trials.order_by("pk")
+    ]
     assert experiment.status == "succeeded", experiment.status_reason
     trials = list(experiment.trials.values_list("number", "state"))
     finished = [number for number, state in trials if state in ("complete", "pruned")]
