@@ -20,6 +20,16 @@ from .repository import ServedModel
 def score(model: ServedModel, smiles: list[str], *, settings: Settings, deadline: float) -> PredictionBatch:
     """Predictions aligned with `smiles` (all strings); refused molecules carry their reason."""
     model.require_available()
+    try:
+        return _score(model, smiles, settings=settings, deadline=deadline)
+    except DeadlineExceeded:
+        budget = settings.request_timeout_seconds
+        raise DeadlineExceeded(
+            f"the request took longer than its time budget of {budget:g} s (INFERENCE_REQUEST_TIMEOUT_SECONDS)"
+        ) from None
+
+
+def _score(model: ServedModel, smiles: list[str], *, settings: Settings, deadline: float) -> PredictionBatch:
     assert model.predictor is not None
     n_classes = model.predictor.n_classes
     refused = molecule_errors(smiles, max_heavy_atoms=settings.max_heavy_atoms, max_length=settings.max_smiles_length)
