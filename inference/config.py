@@ -187,7 +187,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_package_bytes=_integer(env, "INFERENCE_MAX_PACKAGE_BYTES", 2 * 1024**3, minimum=1),
         dynamic_batching=_boolean(env, "INFERENCE_DYNAMIC_BATCHING", True),
         max_batch_size=_integer(env, "INFERENCE_MAX_BATCH_SIZE", 256, minimum=1),
-        max_batch_delay_seconds=_number(env, "INFERENCE_MAX_BATCH_DELAY_MS", 2.0) / 1000,
+        max_batch_delay_seconds=_number(env, "INFERENCE_MAX_BATCH_DELAY_MS", 0.0) / 1000,
         max_request_bytes=_integer(env, "INFERENCE_MAX_REQUEST_BYTES", 4 * 1024**2, minimum=1024),
         max_molecules=_integer(env, "INFERENCE_MAX_MOLECULES", 1000, minimum=1),
         max_heavy_atoms=_integer(env, "INFERENCE_MAX_HEAVY_ATOMS", 200, minimum=1),

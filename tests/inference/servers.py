@@ -151,6 +151,7 @@ class Nginx:
 @contextlib.contextmanager
 def nginx_in_front(upstream_url: str, folder: Path, replace: dict[str, str] | None = None) -> Iterator[Nginx]:
     binary = nginx_binary()
+    folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = render_nginx_conf(int(upstream_url.rsplit(":", 1)[1]), port, folder, replace)

@@ -13,7 +13,6 @@ import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
-import numpy as np
 import pytest
 import requests
 
@@ -240,4 +239,4 @@ def test_models_file_is_read(regression_archive, tmp_path):
     assert [(m.name, m.version, m.labels, m.sha256) for m in settings.models] == [
         ("solubility", 4, ("champion",), sha256_of(regression_archive))
     ]
-    assert np.isclose(settings.max_batch_delay_seconds, 0.002)
+    assert settings.max_batch_delay_seconds == 0  # batches form from what queued while the model ran
