@@ -259,7 +259,9 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--saturation-seconds", type=float, default=15)
     parser.add_argument("--saturation-users", type=int, default=64)
-    parser.add_argument("--n-estimators", type=int, default=100)
+    parser.add_argument(
+        "--n-estimators", type=int, default=300, help="trees in the forest (300: the rf family's default)"
+    )
     parser.add_argument(
         "--batch-delay-ms", type=float, default=None, help="INFERENCE_MAX_BATCH_DELAY_MS (default: the server's)"
     )

@@ -19,10 +19,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from . import __version__
-from .errors import BadRequest, NotReady
+from .errors import BadRequest
 from .http_io import _refuse_compression, dumps, json_of, response
 from .outputs import INPUT_NAME, describe, output_names
-from .repository import AVAILABLE, ServedModel
+from .repository import ServedModel
 from .scoring import score
 from .tensors import HEADER_LENGTH, bytes_output, decode_bytes_elements, flatten, fp64_output, split_body
 
@@ -99,13 +99,10 @@ def model_metadata(name: str, version: str | None = None):
 @blueprint.get("/v2/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None):
     model = _find(name, version)
-    if model.state == AVAILABLE:
+    reason = model.unavailable_reason()
+    if reason is None:
         return response({"name": model.name, "ready": True})
-    try:
-        model.require_available()
-    except NotReady as exc:
-        return response({"name": model.name, "ready": False, "error": exc.message}, status=503)
-    raise AssertionError("unreachable")
+    return response({"name": model.name, "ready": False, "error": reason}, status=503)
 
 
 @blueprint.post("/v2/models/<name>/infer")

@@ -49,11 +49,18 @@ class ServedModel:
         assert self.predictor is not None
         return self.predictor.predict_all(smiles, batch_size=max(1, len(smiles)))
 
-    def require_available(self) -> None:
+    def unavailable_reason(self) -> str | None:
+        """Why the version cannot predict yet (None once it is AVAILABLE)."""
         if self.state == LOADING:
-            raise NotReady(f"model {self.name} version {self.version} is still loading")
+            return f"model {self.name} version {self.version} is still loading"
         if self.state == FAILED:
-            raise NotReady(f"model {self.name} version {self.version} failed to load: {self.reason}")
+            return f"model {self.name} version {self.version} failed to load: {self.reason}"
+        return None
+
+    def require_available(self) -> None:
+        reason = self.unavailable_reason()
+        if reason is not None:
+            raise NotReady(reason)
 
 
 class ModelRepository:

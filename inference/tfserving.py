@@ -66,7 +66,7 @@ def post_model(rest: str):
     body = json_body()
     smiles, columnar = _smiles_of(body, server.settings.max_molecules)
     result = score(model, smiles, settings=server.settings, deadline=g.deadline)
-    names = [name for name in output_names(model)]
+    names = output_names(model)
     columns = _columns(result, names)
     if columnar:
         return response({"outputs": columns})
