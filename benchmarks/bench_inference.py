@@ -3,7 +3,8 @@ serving the same model through a custom runtime around the same `Predictor`, a b
 the same nginx (the transport floor) and the in-process predictor (the compute floor):
 
 1. single-SMILES latency p50/p99 at fixed request rates (default 50 and 200 requests/s), load from
-   locust (headless, FastHttpUser, constant throughput per user); target p99 ≤ 1.0x MLServer's;
+   locust (headless, FastHttpUser, one user per request/s with random pauses: close to Poisson
+   arrivals); target p99 ≤ 1.0x MLServer's;
 2. throughput at saturation of single-SMILES requests, dynamic batching on vs off (target ≥ 3x);
 3. 100-SMILES requests: molecules/s through the server vs the in-process predictor on the same
    100-molecule chunks (target ≥ 0.8x).
@@ -24,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -227,13 +229,19 @@ def summarise(samples) -> dict:
     }
 
 
-def in_process_latency(predictor, smiles: list[str], n: int = 2000) -> dict:
-    times = []
-    for i in range(n):
+def in_process_latency(predictor, smiles: list[str], rate: float, seconds: float) -> dict:
+    """One `predict_all([smiles])` call at a time, started at the same average rate (exponential gaps)
+    as the served runs: idle gaps leave the forest's nodes out of cache, as they do in a server."""
+    times, i, finish = [], 0, time.perf_counter() + seconds
+    next_start = time.perf_counter()
+    while next_start < finish:
+        time.sleep(max(0.0, next_start - time.perf_counter()))
         started = time.perf_counter()
         predictor.predict_all([smiles[i % len(smiles)]])
         times.append((time.perf_counter() - started) * 1000)
-    return {"p50": percentile(times, 50), "p99": percentile(times, 99)}
+        i += 1
+        next_start = max(next_start + random.expovariate(rate), time.perf_counter())
+    return {"p50": percentile(times, 50), "p99": percentile(times, 99), "rate": len(times) / seconds}
 
 
 def in_process_throughput(predictor, smiles: list[str], chunk: int, seconds: float) -> float:
@@ -302,15 +310,16 @@ def main() -> None:
         for nginx in targets.values():  # warm every path
             locust(nginx.url, infer, singles, users=4, rate_per_user=10, seconds=3, workdir=workdir)
 
-        # 1. latency at fixed rates (5 requests/s per user), the targets interleaved per rate
+        # 1. latency at fixed rates: one user per request/s, each pausing a random (exponential) time
+        # between requests, so arrivals are close to a Poisson stream; the targets interleaved per rate
         for rate in args.rates:
-            users = max(1, rate // 5)
+            users = rate
             for name, nginx in targets.items():
                 samples = locust(nginx.url, infer, singles, users=users, rate_per_user=rate / users,
                                  seconds=args.duration, workdir=workdir)  # fmt: skip
                 results[f"{name}@{rate}"] = summarise(samples)
                 print(f"  {name} at {rate}/s: {results[f'{name}@{rate}']}", flush=True)
-        results["in-process"] = in_process_latency(predictor, pool)
+            results[f"in-process@{rate}"] = in_process_latency(predictor, pool, rate, args.duration)
 
         # 3. 100-SMILES requests, molecules/s
         # (wrk from here on: closed-loop load with little CPU of its own, so the servers get the cores)
@@ -338,8 +347,9 @@ def main() -> None:
         for name in targets:
             r = results[f"{name}@{rate}"]
             print(f"{name + f' @ {rate}/s':24}{r['p50']:9.2f}{r['p99']:9.2f}{r['rate']:12.1f}{r['failed']:8d}")
-    floor = results["in-process"]
-    print(f"{'in-process predictor':24}{floor['p50']:9.2f}{floor['p99']:9.2f}")
+    for rate in args.rates:
+        floor = results[f"in-process@{rate}"]
+        print(f"{f'in-process @ {rate}/s':24}{floor['p50']:9.2f}{floor['p99']:9.2f}{floor['rate']:12.1f}")
     for rate in args.rates:
         server = results[f"server@{rate}"]
         line = f"@ {rate}/s: server p99 / bare p99 = {ratio(server['p99'], results[f'bare@{rate}']['p99'])}"
