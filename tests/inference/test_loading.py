@@ -167,26 +167,43 @@ def test_packages_load_from_https_with_the_certificate_checked(regression_archiv
         httpd.shutdown()
 
 
-def test_readiness_waits_for_loading_and_warming(slow_archive, tmp_path):
-    """The warm-up prediction runs before ready: a model standardising with canonical tautomers is
-    loading (503) until it is done."""
-    models = [model_entry("slow", 1, slow_archive)]
-    with inference_server(models, tmp_path, ready=False) as server:
-        seen = set()
-        deadline = time.monotonic() + 120
-        while True:
+def test_readiness_waits_for_loading_and_warming(regression_archive, tmp_path):
+    """While its package is still downloading (from a server that takes 3 s to answer) the model is
+    loading and the server not ready; it becomes ready once the package is verified, loaded and warmed."""
+    payload = regression_archive.read_bytes()
+
+    class SlowSource(SimpleHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(3)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SlowSource)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    models = [model_entry("solubility", 1, regression_archive, uri=f"http://127.0.0.1:{httpd.server_port}/pkg")]
+    try:
+        with inference_server(models, tmp_path, ready=False) as server:
             response = requests.get(f"{server.url}/v2/health/ready", timeout=10)
-            seen.add(response.status_code)
-            if response.status_code == 200:
-                break
-            assert "loading" in response.json()["error"]
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert 503 in seen
-        assert requests.get(f"{server.url}/v2/models/slow/ready", timeout=10).json() == {"name": "slow", "ready": True}
-        text = server.log_text()
-        log = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-        assert any(entry["message"].startswith("loaded slow version 1") for entry in log), text[-3000:]
+            assert response.status_code == 503
+            assert response.json()["error"] == "solubility version 1 is loading"
+            model_ready = requests.get(f"{server.url}/v2/models/solubility/ready", timeout=10)
+            assert model_ready.json() == {
+                "name": "solubility", "ready": False, "error": "model solubility version 1 is still loading",
+            }  # fmt: skip
+            status = requests.get(f"{server.url}/v1/models/solubility", timeout=10).json()
+            assert status["model_version_status"][0]["state"] == "LOADING"
+            server.wait_ready()
+            assert requests.get(f"{server.url}/v2/models/solubility/ready", timeout=10).json()["ready"] is True
+            text = server.log_text()
+            log = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+            assert any(entry["message"].startswith("loaded solubility version 1") for entry in log), text[-3000:]
+    finally:
+        httpd.shutdown()
 
 
 MODELS_OK = json.dumps([{"name": "m", "version": 1, "uri": "/x.tar.gz", "sha256": "a" * 64}])
