@@ -137,3 +137,77 @@ def test_nginx_config_proxies_uploads_and_request_ids():
     ):
         assert expected in directives, f"nginx.conf lacks `{expected}`"
     assert conf.count("{") == conf.count("}"), "unbalanced braces in nginx.conf"
+
+
+INFERENCE_DOCKERFILE = DOCKER_DIR / "inference.Dockerfile"
+
+
+def test_docker_dir_has_the_inference_dockerfile():
+    assert INFERENCE_DOCKERFILE in DOCKERFILES
+
+
+def test_inference_image_installs_only_the_core_and_server_sets():
+    """No Django, no Celery, no portal: the image gets core.txt and inference.txt (trainer.txt only
+    as constraints for the optional flavour libraries) and copies only chemcore/ and inference/."""
+    steps = instructions(INFERENCE_DOCKERFILE)
+    copies = [arguments for keyword, arguments in steps if keyword == "COPY" and "--from" not in arguments]
+    sources = {word for arguments in copies for word in shlex.split(arguments)[:-1]}
+    assert sources == {
+        "requirements/core.txt", "requirements/inference.txt", "requirements/trainer.txt", "chemcore", "inference",
+    }  # fmt: skip
+    installs = " ".join(arguments for keyword, arguments in steps if keyword == "RUN" and "pip install" in arguments)
+    assert "-r /tmp/requirements/core.txt -r /tmp/requirements/inference.txt" in installs
+    assert "-r /tmp/requirements/trainer.txt" not in installs
+    for portal_set in ("base.txt", "ml.txt", "dev.txt"):
+        assert portal_set not in installs
+
+
+def test_inference_image_runs_unprivileged_with_a_readiness_healthcheck():
+    steps = instructions(INFERENCE_DOCKERFILE)
+    users = [arguments for keyword, arguments in steps if keyword == "USER"]
+    assert users
+    assert users[-1].split(":")[0] == "10001"
+    froms = [arguments for keyword, arguments in steps if keyword == "FROM"]
+    assert len(froms) == 2
+    assert "slim" in froms[-1]
+    assert ("EXPOSE", "8080") in steps
+    healthchecks = [arguments for keyword, arguments in steps if keyword == "HEALTHCHECK"]
+    assert healthchecks
+    assert "/v2/health/ready" in healthchecks[-1]
+    cmd = [arguments for keyword, arguments in steps if keyword == "CMD"][-1]
+    assert "gunicorn" in cmd
+    assert "inference.wsgi:application" in cmd
+    assert any(keyword == "ARG" and arguments.startswith("FLAVOURS=") for keyword, arguments in steps)
+
+
+def test_inference_build_context_ignores_local_state():
+    ignore = INFERENCE_DOCKERFILE.with_name(INFERENCE_DOCKERFILE.name + ".dockerignore")
+    assert ignore.is_file()
+    patterns = {line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    for required in (".git", ".venv", "var", "tests", "benchmarks", "**/__pycache__"):
+        assert required in patterns
+    for needed in ("requirements", "chemcore", "inference"):
+        assert needed not in patterns
+
+
+def test_inference_nginx_config_keeps_connections_and_bounds_bodies():
+    conf = (DOCKER_DIR / "inference-nginx.conf").read_text()
+    directives = {
+        re.sub(r"\s+", " ", line.split("#", 1)[0].strip().rstrip(";"))
+        for line in conf.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    }
+    for expected in (
+        "server 127.0.0.1:8080",
+        "keepalive 32",
+        'proxy_set_header Connection ""',
+        "proxy_http_version 1.1",
+        "client_max_body_size 4m",
+        "proxy_request_buffering on",
+        "proxy_buffering on",
+        "proxy_read_timeout 35s",
+        "proxy_set_header X-Request-ID $inference_request_id",
+        "location = /nginx-health {",
+    ):
+        assert expected in directives, f"inference-nginx.conf lacks `{expected}`"
+    assert conf.count("{") == conf.count("}")
