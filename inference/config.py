@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chemcore.size_limit import DEFAULT_MAX_HEAVY_ATOMS
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_KEYS = {"name", "version", "labels", "uri", "sha256"}
@@ -190,7 +192,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_batch_delay_seconds=_number(env, "INFERENCE_MAX_BATCH_DELAY_MS", 0.0) / 1000,
         max_request_bytes=_integer(env, "INFERENCE_MAX_REQUEST_BYTES", 4 * 1024**2, minimum=1024),
         max_molecules=_integer(env, "INFERENCE_MAX_MOLECULES", 1000, minimum=1),
-        max_heavy_atoms=_integer(env, "INFERENCE_MAX_HEAVY_ATOMS", 200, minimum=1),
+        max_heavy_atoms=_integer(env, "MAX_HEAVY_ATOMS", DEFAULT_MAX_HEAVY_ATOMS, minimum=1),
         max_smiles_length=_integer(env, "INFERENCE_MAX_SMILES_LENGTH", 4000, minimum=1),
         request_timeout_seconds=_number(env, "INFERENCE_REQUEST_TIMEOUT_SECONDS", 30.0, minimum=0.001),
         token=_secret(env, "INFERENCE_TOKEN"),

@@ -82,7 +82,7 @@ def test_one_bad_molecule_in_a_batch_never_fails_the_others(batching_server, reg
     assert all(rows[i]["error"] is None for i in good)
     assert rows[10]["error"].startswith("standardisation failed")
     assert rows[12]["error"] == "empty input"
-    assert rows[13]["error"] == "molecule has 250 heavy atoms; the limit is 200"
+    assert rows[13]["error"] == "too large: 250 heavy atoms (limit 150)"
 
 
 def test_large_requests_are_split_into_bounded_batches(batching_server, regression_predictor, drug_smiles):

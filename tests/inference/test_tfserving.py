@@ -143,7 +143,7 @@ def test_a_10_mb_smiles_is_refused_with_413_and_a_message(server):
 
 
 def test_one_bad_molecule_never_fails_the_others(server, regression_predictor):
-    huge = "C" * 300  # over the 200 heavy-atom bound, under the length bound
+    huge = "C" * 300  # over the 150 heavy-atom bound, under the length bound
     smiles = ["CCO", huge, "C1CC", "c1ccccc1"]
     predictions = requests.post(
         f"{server.url}/v1/models/solubility:predict", json={"instances": smiles}, timeout=30
@@ -151,7 +151,7 @@ def test_one_bad_molecule_never_fails_the_others(server, regression_predictor):
     assert predictions[1] == {
         "value": None,
         "uncertainty": None,
-        "error": "molecule has 300 heavy atoms; the limit is 200",
+        "error": "too large: 300 heavy atoms (limit 150)",
     }
     assert predictions[2]["value"] is None
     assert predictions[2]["error"].startswith("standardisation failed")
